@@ -1,0 +1,148 @@
+"""Small typed records that flow in and out of the memory bank."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+
+@dataclass(frozen=True)
+class BankIdentity:
+    """What the stored tensors depend on; a bank refuses to be used with any other identity.
+
+    Attributes:
+        model_fingerprint: stable hash of the model weights (file digest for GGUF, config+weights for HF).
+        model_name: a human-readable name of the model, for messages.
+        router_fingerprint: hash of the router projectors the router keys were made with.
+        router_layers: the decoder layers that keep pooled keys/values and router keys.
+        router_key_dim: D_r, width of one router-key row.
+        kv_dim: H_kv * head_dim, width of one pooled-key or pooled-value row.
+        chunk_tokens: P, tokens pooled into one K̄/V̄ row.
+        router_chunk_tokens: P_r, tokens pooled into one router-key row (finer than P for frozen backbones).
+    """
+
+    model_fingerprint: str
+    model_name: str
+    router_fingerprint: str
+    router_layers: tuple[int, ...]
+    router_key_dim: int
+    kv_dim: int
+    chunk_tokens: int
+    router_chunk_tokens: int
+
+    def describe(self) -> str:
+        """One line naming the model and router, for error messages."""
+        return f"model {self.model_name} ({self.model_fingerprint[:12]}), router {self.router_fingerprint[:12]}"
+
+
+@dataclass(frozen=True)
+class EncodedDocument:
+    """Stage-1 output for one memory document.
+
+    Every layer in ``router_keys`` / ``pooled_keys`` / ``pooled_values`` is one of the bank's router layers.
+
+    Attributes:
+        n_tokens: T, tokens the document was encoded as.
+        router_keys: layer -> [C_r, D_r], chunk-mean of router_k_proj(h) over P_r tokens, C_r = ceil(T / P_r).
+        pooled_keys: layer -> [C, kv_dim], chunk-mean of post-RoPE keys over P tokens, C = ceil(T / P).
+        pooled_values: layer -> [C, kv_dim], chunk-mean of values over P tokens.
+        router_chunk_spans: [C_r, 2] int64, character [start, end) in the document text of each router chunk.
+    """
+
+    n_tokens: int
+    router_keys: dict[int, torch.Tensor]
+    pooled_keys: dict[int, torch.Tensor]
+    pooled_values: dict[int, torch.Tensor]
+    router_chunk_spans: np.ndarray
+
+
+@dataclass(frozen=True)
+class SourceInfo:
+    """A file on disk as the bank records it."""
+
+    path: str
+    content_hash: str
+    mtime_ns: int
+    size: int
+
+
+@dataclass(frozen=True)
+class NewDocument:
+    """A memory document to store: its text, where it came from in the source, and its encoding.
+
+    ``start``/``end`` are character offsets of ``text`` inside the source's extracted text, so a citation
+    can point back into the file.
+    """
+
+    text: str
+    start: int
+    end: int
+    title: str
+    encoding: EncodedDocument | None
+
+
+@dataclass(frozen=True)
+class RowRange:
+    """A contiguous run of rows in one of the tensor store's row spaces."""
+
+    start: int
+    count: int
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A stored memory document."""
+
+    doc_id: int
+    source_id: int
+    path: str
+    start: int
+    end: int
+    title: str
+    text: str
+    n_tokens: int
+    router_rows: RowRange | None
+    kv_rows: RowRange | None
+    router_chunk_spans: np.ndarray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class SourceRecord:
+    """A stored source file and how many documents it holds."""
+
+    source_id: int
+    path: str
+    content_hash: str
+    mtime_ns: int
+    size: int
+    documents: int
+
+
+@dataclass(frozen=True)
+class RouterKeyMatrix:
+    """All live router-key rows of one layer, ready for routing.
+
+    Attributes:
+        keys: [C, D_r] float32, contiguous, in RAM (or on the routing device).
+        doc_ids: [C] int64, the document each row belongs to.
+        chunk_index: [C] int64, the row's chunk number within its document.
+    """
+
+    keys: torch.Tensor
+    doc_ids: torch.Tensor
+    chunk_index: torch.Tensor
+
+
+@dataclass(frozen=True)
+class BankStats:
+    """Totals shown by ``memsa status``."""
+
+    sources: int
+    documents: int
+    tokens: int
+    router_chunks: int
+    kv_chunks: int
+    bytes_on_disk: int
+    identity: BankIdentity | None
