@@ -1,0 +1,1 @@
+"""User interfaces of memsa: the command line and (later) the desktop window."""

@@ -1,0 +1,115 @@
+"""The ``memsa`` command line: ingest, ask, status, forget, reencode, train-router, demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from memsa.core.errors import MemsaError, UserFixableError
+from memsa.core.settings import EngineSettings, default_data_dir
+
+from . import commands
+
+log = logging.getLogger("memsa")
+
+
+def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
+    """Options every command accepts, before or after its name.
+
+    The sub-command copies use SUPPRESS so a value given before the command name is not overwritten
+    by the sub-parser's default.
+    """
+    default = argparse.SUPPRESS if suppress else None
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--data-dir", type=Path, default=default,
+                        help=f"where memory is kept (default: {default_data_dir()})")
+    parser.add_argument("--model", default=default,
+                        help="a .gguf file or Hugging Face model folder (default: the embedded SmolLM2-135M)")
+    parser.add_argument("--device", default=argparse.SUPPRESS if suppress else "cpu",
+                        help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="log what the engine does")
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="memsa", parents=[_common_options(suppress=False)],
+        description="A memory you can talk to: remember your files, ask questions, get cited answers.",
+    )
+    common = [_common_options(suppress=True)]
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    ingest = sub.add_parser("ingest", parents=common, help="remember files and folders (text, Markdown)")
+    ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    ingest.add_argument("--json", action="store_true", help="print every file's outcome as JSON")
+
+    ask = sub.add_parser("ask", parents=common, help="ask a question; the answer streams, then its sources")
+    ask.add_argument("question")
+    ask.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
+    ask.add_argument("--top-k", type=int, default=None, help="documents each router layer considers")
+
+    status = sub.add_parser("status", parents=common, help="what memory holds")
+    status.add_argument("--json", action="store_true")
+
+    forget = sub.add_parser("forget", parents=common, help="remove a file or a folder from memory")
+    forget.add_argument("path", type=Path)
+
+    sub.add_parser("reencode", parents=common, help="re-encode memory for the current model and router")
+
+    train = sub.add_parser("train-router", parents=common, help="train router projectors for a model")
+    train.add_argument("--layers", default=None, help="comma-separated router layers")
+    train.add_argument("--pairs", type=int, default=6000, help="training pairs drawn from local text")
+    train.add_argument("--steps", type=int, default=600)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--output", type=Path, default=None,
+                       help="where to write the projectors (default: the data folder's routers/)")
+
+    demo = sub.add_parser("demo", parents=common, help="remember the bundled sample notes and ask about them")
+    demo.add_argument("question", nargs="?", default=None)
+    return parser
+
+
+def settings_from(args: argparse.Namespace) -> EngineSettings:
+    data_dir = args.data_dir.expanduser() if args.data_dir else default_data_dir()
+    return EngineSettings(data_dir=data_dir, model=args.model, device=args.device)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``memsa`` script. Returns the process exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        settings = settings_from(args)
+        handler = getattr(commands, args.command.replace("-", "_"))
+        return int(handler(settings, args))
+    except UserFixableError as error:
+        print(f"memsa: {error}", file=sys.stderr)
+        return 2
+    except MemsaError as error:
+        log.exception("internal error")
+        print(f"memsa: internal error: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("memsa: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def emit_json(value: object) -> None:
+    json.dump(value, sys.stdout, ensure_ascii=False)
+    sys.stdout.write("\n")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,183 @@
+"""What each ``memsa`` sub-command does; parsing and error reporting live in ``cli``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from memsa.core.engine import Answer, Finished, MemoryEngine, Retrieved, TextDelta
+from memsa.core.errors import InvalidInput
+from memsa.core.settings import EngineSettings
+from memsa.ingest.pipeline import FileOutcome, IngestProgress, ingest_paths
+
+SAMPLE_QUESTION = "When is the dentist appointment?"
+
+
+def ingest(settings: EngineSettings, args: argparse.Namespace) -> int:
+    missing = [str(path) for path in args.paths if not path.exists()]
+    if missing:
+        raise InvalidInput(f"no such file or folder: {', '.join(missing)}")
+    with MemoryEngine.open(settings) as engine:
+        outcomes = _ingest_with_progress(engine, args.paths)
+    if args.json:
+        print(json.dumps([asdict(outcome) for outcome in outcomes], ensure_ascii=False))
+    else:
+        _print_ingest_summary(outcomes)
+    return 0 if all(outcome.status != "failed" for outcome in outcomes) else 1
+
+
+def _ingest_with_progress(engine: MemoryEngine, paths: list[Path]) -> list[FileOutcome]:
+    bar = tqdm(total=0, unit="file", desc="remembering", file=sys.stderr, disable=not sys.stderr.isatty())
+
+    def report(progress: IngestProgress) -> None:
+        bar.total = progress.total
+        bar.set_postfix(tokens=progress.tokens, refresh=False)
+        bar.update(1)
+
+    try:
+        return ingest_paths(engine, paths, report)
+    finally:
+        bar.close()
+
+
+def _print_ingest_summary(outcomes: list[FileOutcome]) -> None:
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome.status] = counts.get(outcome.status, 0) + 1
+    tokens = sum(outcome.tokens for outcome in outcomes)
+    summary = ", ".join(f"{count} {status}" for status, count in sorted(counts.items())) or "no files found"
+    print(f"{summary}; {tokens:,} tokens encoded")
+    for outcome in outcomes:
+        if outcome.status == "failed":
+            print(f"  failed: {outcome.path}: {outcome.reason}")
+
+
+def ask(settings: EngineSettings, args: argparse.Namespace) -> int:
+    if not args.question.strip():
+        raise InvalidInput("the question is empty")
+    if args.top_k is not None and args.top_k < 1:
+        raise InvalidInput("--top-k must be at least 1")
+    with MemoryEngine.open(settings) as engine:
+        answer = _stream_answer(engine, args.question, args.top_k, quiet=args.json)
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False))
+    else:
+        print_citations(answer)
+    return 0
+
+
+def _stream_answer(engine: MemoryEngine, question: str, top_k: int | None, quiet: bool) -> Answer:
+    for event in engine.ask(question, top_k):
+        if isinstance(event, TextDelta) and not quiet:
+            sys.stdout.write(event.text)
+            sys.stdout.flush()
+        elif isinstance(event, Finished):
+            if not quiet:
+                sys.stdout.write("\n")
+            return event.answer
+        elif isinstance(event, Retrieved):
+            continue
+    raise AssertionError("the engine's answer stream ended without a Finished event")
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    """The ``ask --json`` object: {answer, citations, timings}."""
+    return {
+        "answer": answer.text,
+        "citations": [
+            {"doc_id": c.doc_id, "path": c.path, "start": c.start, "end": c.end, "score": round(c.score, 4),
+             "snippet": c.snippet}
+            for c in answer.citations
+        ],
+        "timings": answer.timings,
+    }
+
+
+def print_citations(answer: Answer) -> None:
+    if not answer.citations:
+        return
+    print("\nSources:")
+    for citation in answer.citations:
+        snippet = " ".join(citation.snippet.split())
+        snippet = snippet if len(snippet) <= 160 else snippet[:157] + "..."
+        print(f"  [{citation.doc_id}] {citation.path}:{citation.start}-{citation.end}  score {citation.score:.3f}")
+        print(f"      {snippet}")
+
+
+def status(settings: EngineSettings, args: argparse.Namespace) -> int:
+    with MemoryEngine.open(settings) as engine:
+        stats = engine.status()
+        generator = "llama.cpp" if engine.loaded.spec.kind == "gguf" and settings.device == "cpu" else "torch"
+        report = {
+            "data_dir": str(settings.data_dir),
+            "model": engine.loaded.spec.name,
+            "model_path": str(engine.loaded.spec.path),
+            "router_layers": list(engine.router.spec.layers),
+            "sources": stats.sources,
+            "documents": stats.documents,
+            "tokens": stats.tokens,
+            "router_chunks": stats.router_chunks,
+            "kv_chunks": stats.kv_chunks,
+            "bytes_on_disk": stats.bytes_on_disk,
+            "answers_by": generator,
+        }
+    if args.json:
+        print(json.dumps(report))
+        return 0
+    width = max(map(len, report))
+    for key, value in report.items():
+        shown = f"{value:,}" if isinstance(value, int) else value
+        print(f"{key.replace('_', ' '):<{width}}  {shown}")
+    return 0
+
+
+def forget(settings: EngineSettings, args: argparse.Namespace) -> int:
+    target = str(args.path.expanduser().absolute())
+    with MemoryEngine.open(settings) as engine:
+        removed = engine.forget(target)
+    if removed == 0:
+        raise InvalidInput(f"memory holds nothing from {target}")
+    print(f"forgot {removed} document{'s' if removed != 1 else ''} from {target}")
+    return 0
+
+
+def reencode(settings: EngineSettings, args: argparse.Namespace) -> int:
+    with MemoryEngine.open(settings, adopt_identity=True) as engine:
+        bar = tqdm(total=0, unit="doc", desc="re-encoding", file=sys.stderr, disable=not sys.stderr.isatty())
+
+        def report(done: int, total: int) -> None:
+            bar.total = total
+            bar.n = done
+            bar.refresh()
+
+        count = engine.reencode(report)
+        bar.close()
+    print(f"re-encoded {count} documents")
+    return 0
+
+
+def train_router(settings: EngineSettings, args: argparse.Namespace) -> int:
+    from .train_router import run_training
+
+    return run_training(settings, args)
+
+
+def demo(settings: EngineSettings, args: argparse.Namespace) -> int:
+    """Remember the bundled sample notes, then answer a question about them."""
+    from importlib.resources import files
+
+    samples = Path(str(files("memsa.resources"))) / "sample_notes"
+    with MemoryEngine.open(settings) as engine:
+        outcomes = _ingest_with_progress(engine, [samples])
+        _print_ingest_summary(outcomes)
+        question = args.question or SAMPLE_QUESTION
+        print(f"\nQ: {question}\nA: ", end="", flush=True)
+        answer = _stream_answer(engine, question, None, quiet=False)
+    print_citations(answer)
+    print(f'\nAsk your own: memsa ingest ~/Notes && memsa ask "..."  (data in {settings.data_dir})')
+    return 0

@@ -1,0 +1,78 @@
+"""``memsa train-router``: fit router projectors for the chosen model on text found on this machine."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+
+from memsa.core.decoder import Decoder
+from memsa.core.errors import InvalidInput
+from memsa.core.models import load_model, resolve_model
+from memsa.core.router import router_file_name
+from memsa.core.router_training import TrainingConfig, train_router
+from memsa.core.settings import EngineSettings, ensure_private_dir
+from memsa.core.training_corpus import corpus_texts, make_pairs
+
+log = logging.getLogger(__name__)
+
+# Layers the shipped SmolLM2-135M router uses: measured by training every other layer of the lower
+# two-thirds and keeping the best held-out recall (see the router file's recipe).
+DEFAULT_LAYERS_BY_DEPTH = {30: (4, 6, 8, 10, 12, 14)}
+
+
+def default_layers(n_layers: int) -> tuple[int, ...]:
+    """Measured layers for known depths; otherwise MSA's choice, the upper half of the stack."""
+    return DEFAULT_LAYERS_BY_DEPTH.get(n_layers, tuple(range(n_layers // 2, n_layers)))
+
+
+def parse_layers(text: str, n_layers: int) -> tuple[int, ...]:
+    try:
+        layers = tuple(sorted({int(part) for part in text.split(",") if part.strip()}))
+    except ValueError as error:
+        raise InvalidInput(f"--layers takes comma-separated layer numbers, got {text!r}") from error
+    if not layers or layers[0] < 0 or layers[-1] >= n_layers:
+        raise InvalidInput(f"--layers must lie in 0..{n_layers - 1}")
+    return layers
+
+
+def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
+    if args.pairs < 200:
+        raise InvalidInput("--pairs must be at least 200 (400 of them are held out when there are enough)")
+    spec = resolve_model(settings.model)
+    loaded = load_model(spec, cache_dir=settings.cache_dir)
+    loaded.model.to(settings.device)
+    decoder = Decoder(loaded.model)
+    n_layers = decoder.shape.n_layers
+    layers = parse_layers(args.layers, n_layers) if args.layers else default_layers(n_layers)
+    pairs = make_pairs(corpus_texts(), limit=args.pairs, seed=args.seed)
+    held_out = min(400, len(pairs) // 5)
+    config = TrainingConfig(layers=layers, max_steps=args.steps, seed=args.seed, held_out=held_out)
+    command = "memsa train-router " + " ".join(
+        f"--{name} {value}" for name, value in
+        (("layers", ",".join(map(str, layers))), ("pairs", args.pairs), ("steps", args.steps), ("seed", args.seed))
+    )
+    recipe = {
+        "command": command,
+        "model": spec.name,
+        "data": "inverse-cloze pairs from pydoc_data.topics, /usr/share/doc README/NEWS/*.txt/*.md and stdlib "
+                "module docstrings (memsa.core.training_corpus)",
+        "pairs": len(pairs),
+        "python": platform.python_version(),
+    }
+    print(f"training router layers {list(layers)} of {spec.name} on {len(pairs)} pairs", file=sys.stderr)
+
+    def report(done: int, total: int) -> None:
+        print(f"\rreading training text: {done:,}/{total:,} tokens", end="", file=sys.stderr, flush=True)
+
+    router = train_router(decoder, loaded.tokenizer, pairs, config, loaded.fingerprint, recipe, report)
+    print(file=sys.stderr)
+    output = args.output or ensure_private_dir(settings.router_dir) / router_file_name(loaded.fingerprint)
+    router.save(output)
+    results = router.spec.recipe["results"]
+    print(f"held-out recall@1 {results['combined']['recall@1']:.3f}, recall@5 {results['combined']['recall@5']:.3f}")
+    for layer, result in results["per_layer"].items():
+        print(f"  layer {layer}: recall@1 {result['recall@1']:.3f}, recall@5 {result['recall@5']:.3f}")
+    print(f"abstention bar {router.spec.abstain_below:.3f}; saved {output}")
+    return 0

@@ -1,0 +1,132 @@
+"""Stage 3 for models that cannot read pooled KV: answer from the routed documents' original text.
+
+The routed documents' most relevant passages are placed in the prompt, each labelled with its id, and
+the model is asked to answer from them and cite the ids. A small reader is easily distracted, so only
+documents whose score is close to the best one are shown, best first, within a character budget.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import InvalidInput
+from .memory.records import DocumentRecord
+from .routing import RoutedDocument
+
+NOT_FOUND = "I don't find this in your memory."
+
+SYSTEM_PROMPT = (
+    "You answer questions about the user's own notes. Use only the numbered memory passages. "
+    "Answer in one or two sentences and cite the passage number like [3]. "
+    f"If the passages do not contain the answer, reply exactly: {NOT_FOUND}"
+)
+
+_SENTENCE_START = re.compile(r"(?<=[.!?\n])\s+")
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """Knobs of answer assembly.
+
+    Attributes:
+        prompt_documents: most documents shown to the model.
+        score_margin: a document is shown only if its score is within this of the best score.
+        excerpt_chars: characters of context shown per document, centred on its best chunk.
+        max_new_tokens: longest answer.
+    """
+
+    prompt_documents: int = 3
+    score_margin: float = 0.08
+    excerpt_chars: int = 700
+    max_new_tokens: int = 160
+
+    def __post_init__(self) -> None:
+        if self.prompt_documents < 1 or self.excerpt_chars < 50 or self.max_new_tokens < 1:
+            raise InvalidInput("prompt_documents, excerpt_chars and max_new_tokens must be positive")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a piece of evidence came from.
+
+    Attributes:
+        doc_id: the memory document.
+        path: the source file.
+        start, end: character span of the excerpt in the source's extracted text.
+        score: the routing score.
+        snippet: the excerpt itself (the text the model was shown).
+    """
+
+    doc_id: int
+    path: str
+    start: int
+    end: int
+    score: float
+    snippet: str
+
+
+def choose_evidence(routed: Sequence[RoutedDocument], abstain_below: float, config: AnswerConfig) -> list[RoutedDocument]:
+    """The documents worth showing: above the abstention bar and close to the best score."""
+    if not routed or routed[0].score < abstain_below:
+        return []
+    bar = max(abstain_below, routed[0].score - config.score_margin)
+    return [doc for doc in routed if doc.score >= bar][: config.prompt_documents]
+
+
+def excerpt_span(document: DocumentRecord, best_chunk: int, budget: int) -> tuple[int, int]:
+    """A span of the document text of about ``budget`` characters around its best chunk.
+
+    The span grows evenly around the chunk, then snaps outward to sentence starts so the model reads whole
+    sentences. Returns offsets into ``document.text``.
+    """
+    text = document.text
+    spans: np.ndarray = document.router_chunk_spans
+    if len(text) <= budget or spans.size == 0:
+        return 0, len(text)
+    chunk = min(max(best_chunk, 0), spans.shape[0] - 1)
+    chunk_start, chunk_end = int(spans[chunk, 0]), int(spans[chunk, 1])
+    slack = max(0, budget - (chunk_end - chunk_start)) // 2
+    start = max(0, chunk_start - slack)
+    end = min(len(text), max(chunk_end, start + budget))
+    start = max(0, min(start, end - budget))
+    if start > 0:
+        boundaries = [m.end() for m in _SENTENCE_START.finditer(text, start, chunk_start + 1)]
+        start = boundaries[0] if boundaries else start
+    if end < len(text):
+        boundaries = [m.start() for m in _SENTENCE_START.finditer(text, max(chunk_end, end - budget // 3), end)]
+        end = boundaries[-1] if boundaries else end
+    return start, end
+
+
+def build_citations(
+    evidence: Sequence[RoutedDocument], documents: dict[int, DocumentRecord], config: AnswerConfig
+) -> list[Citation]:
+    """One citation per evidence document, spans mapped back into the source text."""
+    citations = []
+    for routed in evidence:
+        document = documents[routed.doc_id]
+        start, end = excerpt_span(document, routed.best_chunk, config.excerpt_chars)
+        citations.append(
+            Citation(
+                doc_id=routed.doc_id,
+                path=document.path,
+                start=document.start + start,
+                end=document.start + end,
+                score=routed.score,
+                snippet=document.text[start:end].strip(),
+            )
+        )
+    return citations
+
+
+def build_messages(question: str, citations: Sequence[Citation]) -> list[dict[str, str]]:
+    """Chat messages: the instructions, then the labelled passages and the question."""
+    passages = "\n\n".join(f"[{citation.doc_id}] {citation.snippet}" for citation in citations)
+    return [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": f"Memory passages:\n\n{passages}\n\nQuestion: {question}"},
+    ]

@@ -1,0 +1,240 @@
+"""The memory engine: one object that owns the model, the router and the memory bank.
+
+It is the only way callers (ingestion, CLI, GUI) reach the model: remember documents, forget sources,
+ask questions. It is not thread-safe; one thread owns it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from .answering import (
+    NOT_FOUND,
+    Citation,
+    build_citations,
+    build_messages,
+    choose_evidence,
+)
+from .decoder import Decoder
+from .encoding import encode_documents, tokenize_document
+from .generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
+from .memory.bank import MemoryBank
+from .memory.records import BankIdentity, BankStats, NewDocument, SourceInfo
+from .models import LoadedModel, load_model, resolve_model
+from .router import RouterProjectors, find_router, shipped_router_dir
+from .routing import RoutedDocument, question_states, route
+from .settings import EngineSettings, ensure_private_dir
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DocumentText:
+    """A memory document to remember: its text and where it sits in its source's text."""
+
+    text: str
+    start: int
+    end: int
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """What remembering one source stored: its new document ids and the tokens encoded."""
+
+    doc_ids: list[int]
+    tokens: int
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """Routing finished: the ranked documents and the citations of those shown to the model."""
+
+    documents: list[RoutedDocument]
+    citations: list[Citation]
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the answer as it is generated."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A finished answer.
+
+    Attributes:
+        question: what was asked.
+        text: the whole answer.
+        citations: the evidence shown to the model, best first.
+        abstained: true when memory held nothing relevant enough and the model was not asked.
+        timings: milliseconds for ``route``, ``first_token`` and ``total``.
+    """
+
+    question: str
+    text: str
+    citations: list[Citation]
+    abstained: bool
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finished:
+    """The last event of a question."""
+
+    answer: Answer
+
+
+AnswerEvent = Retrieved | TextDelta | Finished
+
+
+class MemoryEngine:
+    """Model + router + memory bank, opened from settings.
+
+    Use :meth:`open`; close with :meth:`close` or a ``with`` block.
+    """
+
+    def __init__(
+        self, settings: EngineSettings, loaded: LoadedModel, router: RouterProjectors, bank: MemoryBank
+    ) -> None:
+        self.settings = settings
+        self.loaded = loaded
+        self.router = router
+        self.bank = bank
+        self.decoder = Decoder(loaded.model)
+        self._generator: TextGenerator | None = None
+
+    @classmethod
+    def open(cls, settings: EngineSettings, *, adopt_identity: bool = False) -> MemoryEngine:
+        """Load the model and its router and open the memory bank.
+
+        Raises:
+            ModelNotFound, RouterUnavailable, BankMismatch, StorageUnavailable: with a message for the user.
+        """
+        ensure_private_dir(settings.data_dir)
+        spec = resolve_model(settings.model)
+        loaded = load_model(spec, cache_dir=settings.cache_dir)
+        loaded.model.to(settings.device)
+        router = find_router(loaded.fingerprint, [settings.router_dir, shipped_router_dir()], spec.name)
+        router.to(settings.device)
+        bank = MemoryBank.open(settings.bank_dir, identity_of(loaded, router, settings), adopt_identity=adopt_identity)
+        return cls(settings, loaded, router, bank)
+
+    def close(self) -> None:
+        self.bank.close()
+
+    def __enter__(self) -> MemoryEngine:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def remember(self, source: SourceInfo, documents: Sequence[DocumentText]) -> Remembered:
+        """Encode ``documents`` and make them the whole content of ``source`` in one transaction."""
+        max_tokens = self.settings.encoding.max_document_tokens
+        tokenized = [tokenize_document(self.loaded.tokenizer, doc.text, max_tokens) for doc in documents]
+        encoded = encode_documents(self.decoder, self.router, tokenized, self.settings.encoding)
+        doc_ids = self.bank.put_source(
+            source,
+            [
+                NewDocument(text=doc.text, start=doc.start, end=doc.end, title=doc.title, encoding=encoding)
+                for doc, encoding in zip(documents, encoded, strict=True)
+            ],
+        )
+        return Remembered(doc_ids=doc_ids, tokens=sum(doc.n_tokens for doc in tokenized))
+
+    def reencode(self, progress: Callable[[int, int], None] | None = None, batch: int = 32) -> int:
+        """Encode every document the bank holds without an encoding (after a model or router change)."""
+        pending = self.bank.unencoded_document_ids()
+        for start in range(0, len(pending), batch):
+            records = self.bank.documents(pending[start : start + batch])
+            tokenized = [
+                tokenize_document(self.loaded.tokenizer, record.text, self.settings.encoding.max_document_tokens)
+                for record in records
+            ]
+            encoded = encode_documents(self.decoder, self.router, tokenized, self.settings.encoding)
+            self.bank.set_encodings([(record.doc_id, enc) for record, enc in zip(records, encoded, strict=True)])
+            if progress is not None:
+                progress(min(start + batch, len(pending)), len(pending))
+        return len(pending)
+
+    def forget(self, path: str) -> int:
+        """Remove a source file, or every source under a folder. Returns documents removed."""
+        removed = self.bank.delete_source(path)
+        return removed + self.bank.delete_sources_under(path)
+
+    def status(self) -> BankStats:
+        return self.bank.stats()
+
+    def retrieve(self, question: str, top_k: int | None = None) -> list[RoutedDocument]:
+        """Stage 2 only: the ranked documents for a question."""
+        states = question_states(self.decoder, self.loaded.tokenizer, question, self.router.spec.layers)
+        return route(self.router, states, self.bank.router_keys, top_k or self.settings.top_k)
+
+    def ask(self, question: str, top_k: int | None = None) -> Iterator[AnswerEvent]:
+        """Answer a question from memory, streaming events: Retrieved, TextDelta…, Finished."""
+        started = time.perf_counter()
+        routed = self.retrieve(question, top_k)
+        evidence = choose_evidence(routed, self.router.spec.abstain_below, self.settings.answer)
+        documents = {record.doc_id: record for record in self.bank.documents([doc.doc_id for doc in evidence])}
+        citations = build_citations(evidence, documents, self.settings.answer)
+        timings = {"route": _ms_since(started)}
+        yield Retrieved(documents=routed, citations=citations)
+        if not citations:
+            timings["first_token"] = timings["total"] = _ms_since(started)
+            yield TextDelta(NOT_FOUND)
+            yield Finished(Answer(question, NOT_FOUND, [], abstained=True, timings=timings))
+            return
+        prompt = self.loaded.tokenizer.apply_chat_template(  # type: ignore[attr-defined]
+            build_messages(question, citations), tokenize=False, add_generation_prompt=True
+        )
+        pieces: list[str] = []
+        for piece in self.generator().stream(prompt, self.settings.answer.max_new_tokens):
+            if not pieces:
+                timings["first_token"] = _ms_since(started)
+            pieces.append(piece)
+            yield TextDelta(piece)
+        text = "".join(pieces).strip()
+        timings["total"] = _ms_since(started)
+        timings.setdefault("first_token", timings["total"])
+        yield Finished(Answer(question, text, citations, abstained=text.startswith(NOT_FOUND), timings=timings))
+
+    def generator(self) -> TextGenerator:
+        """The answer generator, built on first use: llama.cpp for a GGUF on CPU, else torch."""
+        if self._generator is None:
+            tokenizer = self.loaded.tokenizer
+            eos = tokenizer.eos_token  # type: ignore[attr-defined]
+            spec = self.loaded.spec
+            if spec.kind == "gguf" and self.settings.device == "cpu" and llama_cpp_available():
+                self._generator = LlamaCppGenerator(spec.path, stop=[eos] if eos else [])
+            else:
+                self._generator = TorchGenerator(
+                    self.loaded.model, tokenizer, [tokenizer.eos_token_id]  # type: ignore[attr-defined]
+                )
+            log.info("answers generated with %s", self._generator.name)
+        return self._generator
+
+
+def identity_of(loaded: LoadedModel, router: RouterProjectors, settings: EngineSettings) -> BankIdentity:
+    """The identity a bank built by this model, router and settings carries."""
+    decoder_shape = Decoder(loaded.model).shape
+    return BankIdentity(
+        model_fingerprint=loaded.fingerprint,
+        model_name=loaded.spec.name,
+        router_fingerprint=router.fingerprint(),
+        router_layers=router.spec.layers,
+        router_key_dim=router.spec.key_dim,
+        kv_dim=decoder_shape.kv_dim,
+        chunk_tokens=settings.encoding.chunk_tokens,
+        router_chunk_tokens=router.spec.router_chunk_tokens,
+    )
+
+
+def _ms_since(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
+

@@ -1,0 +1,296 @@
+"""Train router projectors for a frozen backbone with MSA's auxiliary InfoNCE loss.
+
+The backbone runs once over the training text; its normed layer inputs (question tokens, and chunk means
+of passage tokens) are cached, and each router layer's projector pair is then fitted on those features.
+Negatives are the other passages of the batch (in-batch negatives), temperature 0.1, as in MSA.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .decoder import Decoder
+from .encoding import length_batches
+from .pooling import chunk_mean
+from .router import LayerRouter, RouterProjectors, RouterSpec
+from .training_corpus import TrainingPair
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Hyper-parameters of ``memsa train-router`` (all recorded in the saved recipe)."""
+
+    layers: tuple[int, ...]
+    n_heads: int = 4
+    head_dim: int = 64
+    router_chunk_tokens: int = 16
+    temperature: float = 0.1
+    batch_size: int = 256
+    learning_rate: float = 2e-3
+    weight_decay: float = 0.01
+    max_steps: int = 600
+    eval_every: int = 50
+    patience: int = 4
+    held_out: int = 400
+    max_query_tokens: int = 48
+    max_passage_tokens: int = 512
+    seed: int = 0
+
+
+@dataclass
+class Features:
+    """Cached backbone features of training pairs for every candidate layer.
+
+    Attributes:
+        queries: layer -> [N, Tq, hidden] float16 normed input of the query tokens (zero-padded).
+        query_mask: [N, Tq] bool, real query tokens.
+        passages: layer -> [N, C, hidden] float16 chunk means of the passage's normed input (zero-padded).
+        passage_mask: [N, C] bool, real chunks.
+    """
+
+    queries: dict[int, torch.Tensor]
+    query_mask: torch.Tensor
+    passages: dict[int, torch.Tensor]
+    passage_mask: torch.Tensor
+
+    def subset(self, rows: torch.Tensor) -> Features:
+        return Features(
+            queries={layer: tensor[rows] for layer, tensor in self.queries.items()},
+            query_mask=self.query_mask[rows],
+            passages={layer: tensor[rows] for layer, tensor in self.passages.items()},
+            passage_mask=self.passage_mask[rows],
+        )
+
+
+def extract_features(
+    decoder: Decoder,
+    tokenizer: object,
+    pairs: Sequence[TrainingPair],
+    config: TrainingConfig,
+    progress: Callable[[int, int], None] | None = None,
+) -> Features:
+    """Run the frozen backbone over every query and passage once and keep the router-layer inputs."""
+    queries = [_tokens(tokenizer, pair.query, config.max_query_tokens) for pair in pairs]
+    passages = [_tokens(tokenizer, pair.passage, config.max_passage_tokens) for pair in pairs]
+    query_tokens = max(len(ids) for ids in queries)
+    passage_chunks = max(math.ceil(len(ids) / config.router_chunk_tokens) for ids in passages)
+    hidden = decoder.shape.hidden_size
+    features = Features(
+        queries={layer: torch.zeros(len(pairs), query_tokens, hidden, dtype=torch.float16) for layer in config.layers},
+        query_mask=torch.zeros(len(pairs), query_tokens, dtype=torch.bool),
+        passages={
+            layer: torch.zeros(len(pairs), passage_chunks, hidden, dtype=torch.float16) for layer in config.layers
+        },
+        passage_mask=torch.zeros(len(pairs), passage_chunks, dtype=torch.bool),
+    )
+    total, done = sum(map(len, queries)) + sum(map(len, passages)), 0
+    for kind, sequences in (("query", queries), ("passage", passages)):
+        for batch in length_batches([len(ids) for ids in sequences], 8192):
+            longest = max(len(sequences[i]) for i in batch)
+            input_ids = torch.zeros(len(batch), longest, dtype=torch.long)
+            for row, index in enumerate(batch):
+                input_ids[row, : len(sequences[index])] = torch.tensor(sequences[index])
+            captured = decoder.capture(input_ids, config.layers)
+            for row, index in enumerate(batch):
+                length = len(sequences[index])
+                for layer, capture in captured.items():
+                    states = capture.normed_input[row, :length]
+                    if kind == "query":
+                        features.queries[layer][index, :length] = states.half()
+                    else:
+                        pooled = chunk_mean(states, config.router_chunk_tokens)
+                        features.passages[layer][index, : pooled.shape[0]] = pooled.half()
+                if kind == "query":
+                    features.query_mask[index, :length] = True
+                else:
+                    features.passage_mask[index, : math.ceil(length / config.router_chunk_tokens)] = True
+                done += length
+            if progress is not None:
+                progress(done, total)
+    return features
+
+
+def _tokens(tokenizer: object, text: str, limit: int) -> list[int]:
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]  # type: ignore[operator]
+    return list(ids[:limit]) or [0]
+
+
+def pairwise_scores(
+    router: RouterProjectors,
+    layer: int,
+    queries: torch.Tensor,
+    query_mask: torch.Tensor,
+    passages: torch.Tensor,
+    passage_mask: torch.Tensor,
+) -> torch.Tensor:
+    """MSA routing scores of every query against every passage.
+
+    Args:
+        queries: [Nq, Tq, hidden]; query_mask: [Nq, Tq].
+        passages: [Np, C, hidden]; passage_mask: [Np, C].
+
+    Returns:
+        [Nq, Np] float32: max over query tokens and passage chunks of the head-mean dot product.
+    """
+    query_vectors = router.router_queries(layer, queries)
+    key_vectors = router.router_keys(layer, passages)
+    similarity = torch.einsum("itd,jcd->ijtc", query_vectors, key_vectors)
+    mask = query_mask[:, None, :, None] & passage_mask[None, :, None, :]
+    return similarity.masked_fill(~mask, float("-inf")).amax(dim=(2, 3))
+
+
+def retrieval_scores(router: RouterProjectors, layer: int, features: Features, block: int = 64) -> torch.Tensor:
+    """[N, N] scores of every held-out query against every held-out passage, in query blocks."""
+    rows = []
+    with torch.no_grad():
+        for start in range(0, features.query_mask.shape[0], block):
+            stop = start + block
+            rows.append(
+                pairwise_scores(
+                    router,
+                    layer,
+                    features.queries[layer][start:stop].float(),
+                    features.query_mask[start:stop],
+                    features.passages[layer].float(),
+                    features.passage_mask,
+                )
+            )
+    return torch.cat(rows)
+
+
+def recall_at(scores: torch.Tensor, k: int) -> float:
+    """Fraction of queries whose own passage (the diagonal) ranks in the top ``k``."""
+    gold = scores.diagonal().unsqueeze(1)
+    rank = (scores > gold).sum(dim=1)
+    return float((rank < k).float().mean())
+
+
+def fit_standardisation(module: LayerRouter, queries: torch.Tensor, query_mask: torch.Tensor,
+                        passages: torch.Tensor, passage_mask: torch.Tensor) -> None:
+    """Set the layer's input mean/std from the real (unpadded) query tokens and passage chunks."""
+    states = torch.cat([queries[query_mask].float(), passages[passage_mask].float()])
+    module.input_mean.copy_(states.mean(dim=0))
+    module.input_std.copy_(states.std(dim=0).clamp_min(1e-4))
+
+
+def train_layer(router: RouterProjectors, layer: int, train: Features, held_out: Features,
+                config: TrainingConfig) -> dict[str, float]:
+    """Fit one layer's projector pair with InfoNCE; keep the weights of the best held-out recall@5.
+
+    Returns:
+        the held-out recall@1/@5 and the step it was reached at.
+    """
+    generator = torch.Generator().manual_seed(config.seed + layer)
+    module = router.layer(layer)
+    fit_standardisation(module, train.queries[layer], train.query_mask, train.passages[layer], train.passage_mask)
+    for projection in (module.router_q_proj, module.router_k_proj):
+        torch.nn.init.normal_(projection.weight, std=1.0 / math.sqrt(router.spec.hidden_size), generator=generator)
+    parameters = [module.router_q_proj.weight, module.router_k_proj.weight]
+    optimiser = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
+    best = {"recall@5": -1.0, "recall@1": 0.0, "step": 0}
+    best_state = {name: tensor.clone() for name, tensor in module.state_dict().items()}
+    strikes, n_train = 0, train.query_mask.shape[0]
+    for step in range(1, config.max_steps + 1):
+        rows = torch.randint(0, n_train, (min(config.batch_size, n_train),), generator=generator)
+        scores = pairwise_scores(
+            router, layer, train.queries[layer][rows].float(), train.query_mask[rows],
+            train.passages[layer][rows].float(), train.passage_mask[rows],
+        )
+        # Duplicate draws of one pair are both positives; mask the off-diagonal copies out of the negatives.
+        duplicates = (rows[:, None] == rows[None, :]) & ~torch.eye(len(rows), dtype=torch.bool)
+        logits = scores.masked_fill(duplicates, float("-inf")) / config.temperature
+        loss = F.cross_entropy(logits, torch.arange(len(rows)))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        if step % config.eval_every == 0 or step == config.max_steps:
+            held = retrieval_scores(router, layer, held_out)
+            recall5, recall1 = recall_at(held, 5), recall_at(held, 1)
+            log.info("layer %d step %d loss %.3f held-out recall@1 %.3f @5 %.3f", layer, step, loss.item(),
+                     recall1, recall5)
+            if recall5 > best["recall@5"]:
+                best = {"recall@5": recall5, "recall@1": recall1, "step": step}
+                best_state = {name: tensor.clone() for name, tensor in module.state_dict().items()}
+                strikes = 0
+            else:
+                strikes += 1
+                if strikes >= config.patience:
+                    break
+    module.load_state_dict(best_state)
+    return best
+
+
+def abstention_threshold(combined: torch.Tensor) -> float:
+    """A score bar separating answerable from unanswerable questions, from held-out scores.
+
+    Answerable: the gold passage's score. Unanswerable: the best score once the gold passage is removed
+    (the question's fact is absent from memory). The bar maximises balanced accuracy between the two.
+
+    Args:
+        combined: [N, N] combined scores of held-out queries (rows) against their passages (columns).
+    """
+    present = combined.diagonal()
+    absent = combined.masked_fill(torch.eye(combined.shape[0], dtype=torch.bool), float("-inf")).amax(dim=1)
+    candidates = torch.cat([present, absent]).sort().values
+    best_bar, best_accuracy = float(candidates[0]), 0.0
+    for bar in candidates.tolist():
+        accuracy = 0.5 * float((present >= bar).float().mean() + (absent < bar).float().mean())
+        if accuracy > best_accuracy:
+            best_bar, best_accuracy = bar, accuracy
+    return best_bar
+
+
+def train_router(
+    decoder: Decoder,
+    tokenizer: object,
+    pairs: Sequence[TrainingPair],
+    config: TrainingConfig,
+    model_fingerprint: str,
+    recipe: dict[str, object],
+    progress: Callable[[int, int], None] | None = None,
+) -> RouterProjectors:
+    """Train projectors for every layer in ``config.layers`` and record how they were made.
+
+    The last ``config.held_out`` pairs are never trained on; they pick each layer's best step, measure
+    recall and calibrate the abstention bar.
+    """
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    features = extract_features(decoder, tokenizer, pairs, config, progress)
+    n_pairs = len(pairs)
+    held_rows = torch.arange(n_pairs - config.held_out, n_pairs)
+    train_rows = torch.arange(0, n_pairs - config.held_out)
+    train, held_out = features.subset(train_rows), features.subset(held_rows)
+    spec = RouterSpec(
+        layers=config.layers, hidden_size=decoder.shape.hidden_size, n_heads=config.n_heads,
+        head_dim=config.head_dim, cosine=True, router_chunk_tokens=config.router_chunk_tokens,
+        model_fingerprint=model_fingerprint,
+    )
+    router = RouterProjectors(spec)
+    per_layer = {layer: train_layer(router, layer, train, held_out, config) for layer in config.layers}
+    with torch.no_grad():
+        combined = torch.stack([retrieval_scores(router, layer, held_out) for layer in config.layers]).mean(0)
+    bar = abstention_threshold(combined)
+    results = {
+        "per_layer": {str(layer): value for layer, value in per_layer.items()},
+        "combined": {"recall@1": recall_at(combined, 1), "recall@5": recall_at(combined, 5)},
+        "held_out_pairs": config.held_out,
+        "train_pairs": n_pairs - config.held_out,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    final_spec = RouterSpec(**{**asdict(spec), "abstain_below": bar,
+                               "recipe": {**recipe, "config": asdict(config), "results": results}})
+    trained = RouterProjectors(final_spec)
+    trained.load_state_dict(router.state_dict())
+    trained.eval()
+    trained.requires_grad_(False)
+    return trained

@@ -1,0 +1,149 @@
+"""Stage 2: score every stored chunk against a question in each router layer and rank documents.
+
+Combination rule. Each router layer keeps its own top-k documents (MSA's selection). The candidates are
+the union of those lists, ranked by the *mean* of their per-layer scores. Every layer's projector is
+trained with the same cosine InfoNCE objective and temperature, so its scores share one scale and can be
+averaged; the mean (unlike the max) rewards documents that several layers agree on, which suppresses a
+single layer's false positive, and restricting to per-layer top-k keeps MSA's per-layer selection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from memsa.kernels.maxsim import maxsim_scores
+
+from .decoder import Decoder
+from .memory.records import RouterKeyMatrix
+from .router import RouterProjectors
+
+
+@dataclass(frozen=True)
+class RoutedDocument:
+    """A document chosen by routing.
+
+    Attributes:
+        doc_id: the bank's document id.
+        score: combined score (mean over router layers).
+        layer_scores: router layer -> the document's score in that layer (max over its chunks).
+        best_chunk: router-chunk index, within the document, of its best chunk in its best layer.
+    """
+
+    doc_id: int
+    score: float
+    layer_scores: dict[int, float]
+    best_chunk: int
+
+
+def question_states(decoder: Decoder, tokenizer: object, question: str, layers: Sequence[int]) -> dict[int, torch.Tensor]:
+    """Normed router-layer inputs of the question's tokens, encoded alone from position 0.
+
+    Returns:
+        layer -> [Tq, hidden].
+    """
+    ids = tokenizer(question, add_special_tokens=False, return_tensors="pt")["input_ids"]  # type: ignore[operator]
+    captured = decoder.capture(ids, layers)
+    return {layer: capture.normed_input[0] for layer, capture in captured.items()}
+
+
+def document_scores(chunk_scores: torch.Tensor, doc_ids: torch.Tensor, n_slots: int) -> torch.Tensor:
+    """Max over each document's chunks.
+
+    Args:
+        chunk_scores: [C] float32; doc_ids: [C] int64.
+        n_slots: one more than the largest doc id.
+
+    Returns:
+        [n_slots] float32, -inf for ids without chunks.
+    """
+    scores = torch.full((n_slots,), float("-inf"), dtype=torch.float32, device=chunk_scores.device)
+    return scores.scatter_reduce(0, doc_ids, chunk_scores.float(), reduce="amax")
+
+
+def route(
+    router: RouterProjectors,
+    states: dict[int, torch.Tensor],
+    router_keys: Callable[[int], RouterKeyMatrix],
+    top_k: int,
+) -> list[RoutedDocument]:
+    """Rank documents for a question.
+
+    Scoring is exact and streamed: the max-sim kernel walks the chunk rows in blocks, so no
+    [question tokens x chunks x heads] tensor ever exists.
+
+    Args:
+        router: projectors of every router layer.
+        states: layer -> [Tq, hidden] question states (see :func:`question_states`).
+        router_keys: layer -> the bank's live router-key rows.
+        top_k: documents each layer selects, and the length of the returned list.
+
+    Returns:
+        Up to ``top_k`` documents, best first.
+    """
+    layers = router.spec.layers
+    matrices = {layer: router_keys(layer) for layer in layers}
+    if any(matrix.keys.shape[0] == 0 for matrix in matrices.values()):
+        return []
+    n_slots = int(max(int(matrix.doc_ids.max()) for matrix in matrices.values())) + 1
+    chunk_scores: dict[int, torch.Tensor] = {}
+    per_layer: dict[int, torch.Tensor] = {}
+    candidates: set[int] = set()
+    for layer in layers:
+        queries = router.router_queries(layer, states[layer]).to(matrices[layer].keys.device)
+        chunk_scores[layer] = maxsim_scores(queries, matrices[layer].keys)
+        per_layer[layer] = document_scores(chunk_scores[layer], matrices[layer].doc_ids, n_slots)
+        k = min(top_k, int(torch.isfinite(per_layer[layer]).sum()))
+        candidates.update(per_layer[layer].topk(k).indices.tolist())
+    ranked = sorted(candidates, key=lambda doc: -sum(float(per_layer[layer][doc]) for layer in layers))
+    routed = []
+    for doc_id in ranked[:top_k]:
+        layer_scores = {layer: float(per_layer[layer][doc_id]) for layer in layers}
+        best_layer = max(layer_scores, key=layer_scores.__getitem__)
+        routed.append(
+            RoutedDocument(
+                doc_id=doc_id,
+                score=sum(layer_scores.values()) / len(layers),
+                layer_scores=layer_scores,
+                best_chunk=_best_chunk(matrices[best_layer], chunk_scores[best_layer], doc_id),
+            )
+        )
+    return routed
+
+
+def _best_chunk(matrix: RouterKeyMatrix, chunk_scores: torch.Tensor, doc_id: int) -> int:
+    rows = (matrix.doc_ids == doc_id).nonzero().flatten()
+    return int(matrix.chunk_index[rows[chunk_scores[rows].argmax()]])
+
+
+def route_reference(
+    router: RouterProjectors,
+    states: dict[int, torch.Tensor],
+    router_keys: Callable[[int], RouterKeyMatrix],
+    top_k: int,
+) -> list[tuple[int, float]]:
+    """Slow brute-force routing for tests: explicit per-head scores, per-document loops.
+
+    Returns:
+        (doc_id, combined score) of the top ``top_k`` documents by the same combination rule.
+    """
+    spec = router.spec
+    per_layer: list[dict[int, float]] = []
+    for layer in spec.layers:
+        matrix = router_keys(layer)
+        queries = router.router_queries(layer, states[layer]) * spec.n_heads
+        q_heads = queries.view(-1, spec.n_heads, spec.head_dim)
+        k_heads = matrix.keys.view(-1, spec.n_heads, spec.head_dim)
+        full = torch.einsum("thd,chd->tch", q_heads, k_heads).mean(dim=2)  # [Tq, C, H] -> head-mean
+        chunk_best = full.max(dim=0).values
+        scores: dict[int, float] = {}
+        for row, doc in enumerate(matrix.doc_ids.tolist()):
+            scores[doc] = max(scores.get(doc, float("-inf")), float(chunk_best[row]))
+        per_layer.append(scores)
+    candidates: set[int] = set()
+    for scores in per_layer:
+        candidates.update(sorted(scores, key=lambda doc: -scores[doc])[:top_k])
+    combined = {doc: sum(scores[doc] for scores in per_layer) / len(per_layer) for doc in candidates}
+    return sorted(combined.items(), key=lambda item: -item[1])[:top_k]

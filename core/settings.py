@@ -1,0 +1,66 @@
+"""Engine settings: where data lives, which model, which device; typed, frozen, validated."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import platformdirs
+
+from .answering import AnswerConfig
+from .encoding import EncodingConfig
+from .errors import InvalidInput
+
+APP_NAME = "memsa"
+
+
+def default_data_dir() -> Path:
+    """The platform's per-user data folder for memsa (e.g. ~/.local/share/memsa on Linux)."""
+    return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Everything the engine needs to start.
+
+    Attributes:
+        data_dir: holds the memory bank, user-trained routers and the model cache (mode 0700).
+        model: a GGUF file or HF folder; None for the embedded default.
+        device: "cpu", "cuda" or "cuda:N".
+        top_k: documents each router layer selects.
+        encoding: stage-1 sizes.
+        answer: stage-3 knobs.
+    """
+
+    data_dir: Path = field(default_factory=default_data_dir)
+    model: str | None = None
+    device: str = "cpu"
+    top_k: int = 16
+    encoding: EncodingConfig = field(default_factory=EncodingConfig)
+    answer: AnswerConfig = field(default_factory=AnswerConfig)
+
+    def __post_init__(self) -> None:
+        if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
+            raise InvalidInput(f"unknown device {self.device!r}: use cpu, cuda or cuda:N")
+        if self.top_k < 1:
+            raise InvalidInput("top-k must be at least 1")
+
+    @property
+    def bank_dir(self) -> Path:
+        return self.data_dir / "bank"
+
+    @property
+    def router_dir(self) -> Path:
+        return self.data_dir / "routers"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it readable by the user alone (0700)."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path

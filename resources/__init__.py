@@ -1,0 +1,1 @@
+"""Files that ship with memsa: router projectors, sample notes, icons and styles."""
