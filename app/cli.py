@@ -64,8 +64,14 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train-router", parents=common, help="train router projectors for a model")
     train.add_argument("--layers", default=None, help="comma-separated router layers")
     train.add_argument("--pairs", type=int, default=6000, help="training pairs drawn from local text")
-    train.add_argument("--steps", type=int, default=600)
+    train.add_argument("--steps", type=int, default=1500)
+    train.add_argument("--keep-layers", type=int, default=None,
+                       help="keep only the N layers that route best together on held-out pairs")
     train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--export-pairs", type=Path, default=None, metavar="FILE",
+                       help="only gather the training pairs from this machine's text into FILE (JSON lines)")
+    train.add_argument("--pairs-file", type=Path, default=None, metavar="FILE",
+                       help="train on pairs gathered earlier with --export-pairs")
     train.add_argument("--output", type=Path, default=None,
                        help="where to write the projectors (default: the data folder's routers/)")
 

@@ -34,16 +34,17 @@ class TrainingConfig:
     head_dim: int = 64
     router_chunk_tokens: int = 16
     temperature: float = 0.1
-    batch_size: int = 256
+    batch_size: int = 512
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
     max_steps: int = 600
     eval_every: int = 50
-    patience: int = 4
+    patience: int = 6
     held_out: int = 400
     max_query_tokens: int = 48
     max_passage_tokens: int = 512
     seed: int = 0
+    keep_layers: int | None = None
 
 
 @dataclass
@@ -83,14 +84,18 @@ def extract_features(
     passages = [_tokens(tokenizer, pair.passage, config.max_passage_tokens) for pair in pairs]
     query_tokens = max(len(ids) for ids in queries)
     passage_chunks = max(math.ceil(len(ids) / config.router_chunk_tokens) for ids in passages)
-    hidden = decoder.shape.hidden_size
+    hidden, device = decoder.shape.hidden_size, decoder.device
     features = Features(
-        queries={layer: torch.zeros(len(pairs), query_tokens, hidden, dtype=torch.float16) for layer in config.layers},
-        query_mask=torch.zeros(len(pairs), query_tokens, dtype=torch.bool),
-        passages={
-            layer: torch.zeros(len(pairs), passage_chunks, hidden, dtype=torch.float16) for layer in config.layers
+        queries={
+            layer: torch.zeros(len(pairs), query_tokens, hidden, dtype=torch.float16, device=device)
+            for layer in config.layers
         },
-        passage_mask=torch.zeros(len(pairs), passage_chunks, dtype=torch.bool),
+        query_mask=torch.zeros(len(pairs), query_tokens, dtype=torch.bool, device=device),
+        passages={
+            layer: torch.zeros(len(pairs), passage_chunks, hidden, dtype=torch.float16, device=device)
+            for layer in config.layers
+        },
+        passage_mask=torch.zeros(len(pairs), passage_chunks, dtype=torch.bool, device=device),
     )
     total, done = sum(map(len, queries)) + sum(map(len, passages)), 0
     for kind, sequences in (("query", queries), ("passage", passages)):
@@ -190,25 +195,27 @@ def train_layer(router: RouterProjectors, layer: int, train: Features, held_out:
         the held-out recall@1/@5 and the step it was reached at.
     """
     generator = torch.Generator().manual_seed(config.seed + layer)
+    device = train.query_mask.device
     module = router.layer(layer)
     fit_standardisation(module, train.queries[layer], train.query_mask, train.passages[layer], train.passage_mask)
     for projection in (module.router_q_proj, module.router_k_proj):
-        torch.nn.init.normal_(projection.weight, std=1.0 / math.sqrt(router.spec.hidden_size), generator=generator)
+        weight = torch.randn(projection.weight.shape, generator=generator) / math.sqrt(router.spec.hidden_size)
+        projection.weight.data.copy_(weight)
     parameters = [module.router_q_proj.weight, module.router_k_proj.weight]
     optimiser = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
     best = {"recall@5": -1.0, "recall@1": 0.0, "step": 0}
     best_state = {name: tensor.clone() for name, tensor in module.state_dict().items()}
     strikes, n_train = 0, train.query_mask.shape[0]
     for step in range(1, config.max_steps + 1):
-        rows = torch.randint(0, n_train, (min(config.batch_size, n_train),), generator=generator)
+        rows = torch.randint(0, n_train, (min(config.batch_size, n_train),), generator=generator).to(device)
         scores = pairwise_scores(
             router, layer, train.queries[layer][rows].float(), train.query_mask[rows],
             train.passages[layer][rows].float(), train.passage_mask[rows],
         )
         # Duplicate draws of one pair are both positives; mask the off-diagonal copies out of the negatives.
-        duplicates = (rows[:, None] == rows[None, :]) & ~torch.eye(len(rows), dtype=torch.bool)
+        duplicates = (rows[:, None] == rows[None, :]) & ~torch.eye(len(rows), dtype=torch.bool, device=device)
         logits = scores.masked_fill(duplicates, float("-inf")) / config.temperature
-        loss = F.cross_entropy(logits, torch.arange(len(rows)))
+        loss = F.cross_entropy(logits, torch.arange(len(rows), device=device))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
@@ -239,7 +246,8 @@ def abstention_threshold(combined: torch.Tensor) -> float:
         combined: [N, N] combined scores of held-out queries (rows) against their passages (columns).
     """
     present = combined.diagonal()
-    absent = combined.masked_fill(torch.eye(combined.shape[0], dtype=torch.bool), float("-inf")).amax(dim=1)
+    eye = torch.eye(combined.shape[0], dtype=torch.bool, device=combined.device)
+    absent = combined.masked_fill(eye, float("-inf")).amax(dim=1)
     candidates = torch.cat([present, absent]).sort().values
     best_bar, best_accuracy = float(candidates[0]), 0.0
     for bar in candidates.tolist():
@@ -247,6 +255,29 @@ def abstention_threshold(combined: torch.Tensor) -> float:
         if accuracy > best_accuracy:
             best_bar, best_accuracy = bar, accuracy
     return best_bar
+
+
+def select_layers(held_scores: dict[int, torch.Tensor], keep: int) -> tuple[int, ...]:
+    """Greedy forward selection of the ``keep`` layers whose mean score ranks held-out passages best.
+
+    Fewer router layers mean less storage and faster routing; the layers a frozen backbone routes well
+    with are measured, not assumed (see DESIGN.md §2).
+
+    Args:
+        held_scores: layer -> [N, N] held-out scores.
+        keep: how many layers to keep.
+    """
+    chosen: list[int] = []
+    remaining = sorted(held_scores)
+    while remaining and len(chosen) < keep:
+        def quality(layer: int) -> tuple[float, float]:
+            mean = torch.stack([held_scores[other] for other in [*chosen, layer]]).mean(0)
+            return recall_at(mean, 5), recall_at(mean, 1)
+
+        best = max(remaining, key=quality)
+        chosen.append(best)
+        remaining.remove(best)
+    return tuple(sorted(chosen))
 
 
 def train_router(
@@ -267,18 +298,20 @@ def train_router(
     torch.manual_seed(config.seed)
     features = extract_features(decoder, tokenizer, pairs, config, progress)
     n_pairs = len(pairs)
-    held_rows = torch.arange(n_pairs - config.held_out, n_pairs)
-    train_rows = torch.arange(0, n_pairs - config.held_out)
+    held_rows = torch.arange(n_pairs - config.held_out, n_pairs, device=decoder.device)
+    train_rows = torch.arange(0, n_pairs - config.held_out, device=decoder.device)
     train, held_out = features.subset(train_rows), features.subset(held_rows)
     spec = RouterSpec(
         layers=config.layers, hidden_size=decoder.shape.hidden_size, n_heads=config.n_heads,
         head_dim=config.head_dim, cosine=True, router_chunk_tokens=config.router_chunk_tokens,
         model_fingerprint=model_fingerprint,
     )
-    router = RouterProjectors(spec)
+    router = RouterProjectors(spec).to(decoder.device)
     per_layer = {layer: train_layer(router, layer, train, held_out, config) for layer in config.layers}
     with torch.no_grad():
-        combined = torch.stack([retrieval_scores(router, layer, held_out) for layer in config.layers]).mean(0)
+        held_scores = {layer: retrieval_scores(router, layer, held_out) for layer in config.layers}
+    layers = select_layers(held_scores, config.keep_layers or len(config.layers))
+    combined = torch.stack([held_scores[layer] for layer in layers]).mean(0)
     bar = abstention_threshold(combined)
     results = {
         "per_layer": {str(layer): value for layer, value in per_layer.items()},
@@ -287,10 +320,14 @@ def train_router(
         "train_pairs": n_pairs - config.held_out,
         "seconds": round(time.perf_counter() - started, 1),
     }
-    final_spec = RouterSpec(**{**asdict(spec), "abstain_below": bar,
+    final_spec = RouterSpec(**{**asdict(spec), "layers": layers, "abstain_below": bar,
                                "recipe": {**recipe, "config": asdict(config), "results": results}})
     trained = RouterProjectors(final_spec)
-    trained.load_state_dict(router.state_dict())
+    kept = {f"per_layer.{layer}." for layer in layers}
+    trained.load_state_dict({
+        name: tensor.cpu() for name, tensor in router.state_dict().items()
+        if any(name.startswith(prefix) for prefix in kept)
+    })
     trained.eval()
     trained.requires_grad_(False)
     return trained

@@ -63,6 +63,7 @@ def document_scores(chunk_scores: torch.Tensor, doc_ids: torch.Tensor, n_slots: 
     return scores.scatter_reduce(0, doc_ids, chunk_scores.float(), reduce="amax")
 
 
+@torch.inference_mode()
 def route(
     router: RouterProjectors,
     states: dict[int, torch.Tensor],
@@ -118,6 +119,7 @@ def _best_chunk(matrix: RouterKeyMatrix, chunk_scores: torch.Tensor, doc_id: int
     return int(matrix.chunk_index[rows[chunk_scores[rows].argmax()]])
 
 
+@torch.inference_mode()
 def route_reference(
     router: RouterProjectors,
     states: dict[int, torch.Tensor],

@@ -116,3 +116,20 @@ def make_pairs(texts: Iterator[str], limit: int, seed: int, keep_sentence: float
             pairs.append(TrainingPair(query=query, passage=shown, group=group))
     rng.shuffle(pairs)
     return pairs[:limit]
+
+
+def save_pairs(pairs: list[TrainingPair], path: Path) -> None:
+    """Write pairs as JSON lines, so training can run on another machine with the same data."""
+    import json
+
+    with path.open("w", encoding="utf-8") as handle:
+        for pair in pairs:
+            handle.write(json.dumps({"query": pair.query, "passage": pair.passage, "group": pair.group}) + "\n")
+
+
+def load_pairs(path: Path) -> list[TrainingPair]:
+    """Read pairs written by :func:`save_pairs`."""
+    import json
+
+    with path.open(encoding="utf-8") as handle:
+        return [TrainingPair(**json.loads(line)) for line in handle if line.strip()]

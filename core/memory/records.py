@@ -34,7 +34,9 @@ class BankIdentity:
 
     def describe(self) -> str:
         """One line naming the model and router, for error messages."""
-        return f"model {self.model_name} ({self.model_fingerprint[:12]}), router {self.router_fingerprint[:12]}"
+        return (
+            f"model {self.model_name} ({self.model_fingerprint[:12]}), router {self.router_fingerprint[:12]}"
+        )
 
 
 @dataclass(frozen=True)

@@ -68,3 +68,18 @@ def build_tiny_model(folder: Path, family: str, seed: int = 0) -> TinyModel:
 def random_text(rng: random.Random, n_words: int) -> str:
     """A sentence-ish string of known words."""
     return " ".join(rng.choice(WORDS[:30]) for _ in range(n_words)) + " ."
+
+
+def install_router(model: TinyModel, data_dir: Path, layers: tuple[int, ...] = (1, 3), seed: int = 0,
+                   abstain_below: float = -1.0) -> Path:
+    """Save random router projectors for ``model`` where the engine looks for user-trained ones."""
+    from memsa.core.models import fingerprint_model, resolve_model
+    from memsa.core.router import RouterProjectors, RouterSpec, router_file_name
+
+    fingerprint = fingerprint_model(resolve_model(model.path))
+    torch.manual_seed(seed)
+    spec = RouterSpec(layers=layers, hidden_size=model.hidden_size, n_heads=2, head_dim=8, cosine=True,
+                      router_chunk_tokens=4, model_fingerprint=fingerprint, abstain_below=abstain_below)
+    path = data_dir / "routers" / router_file_name(fingerprint)
+    RouterProjectors(spec).save(path)
+    return path

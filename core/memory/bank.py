@@ -1,0 +1,497 @@
+"""MemoryBank: the persistent MSA memory, an SQLite index (what is remembered) over tensor files (where)."""
+
+from __future__ import annotations
+
+import dataclasses
+import fcntl
+import logging
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+import torch
+
+from ..errors import BankMismatch, InvalidInput, StorageUnavailable
+from .index import KV_SPACE, ROUTER_SPACE, ROW_SPACES, MemoryIndex
+from .records import (
+    BankIdentity,
+    BankStats,
+    DocumentRecord,
+    EncodedDocument,
+    NewDocument,
+    RouterKeyMatrix,
+    RowRange,
+    SourceInfo,
+    SourceRecord,
+)
+from .tensor_store import (
+    KV_KINDS,
+    ResidentRouterKeys,
+    TensorStore,
+    check_encoding,
+    chunk_counts,
+    stacked_rows,
+)
+
+log = logging.getLogger(__name__)
+
+INDEX_FILE = "index.sqlite3"
+LOCK_FILE = "lock"
+
+
+class MemoryBank:
+    """Documents with their stage-1 tensors, kept on disk and crash-safe.
+
+    New tensor rows are appended and fsynced first; one index transaction then makes them live. A crash before
+    that commit leaves orphan rows past the committed end, which the next open cuts away. Methods are
+    thread-safe; one process at a time may open a bank for writing.
+    """
+
+    def __init__(
+        self,
+        directory: Path,
+        identity: BankIdentity,
+        index: MemoryIndex,
+        lock_fd: int,
+        *,
+        read_only: bool,
+        auto_compact_min_rows: int,
+    ) -> None:
+        self.directory = directory
+        self.identity = identity
+        self.read_only = read_only
+        self._index = index
+        self._lock_fd = lock_fd
+        self._auto_compact_min_rows = auto_compact_min_rows
+        spaces = index.row_spaces()
+        self._store = TensorStore(
+            directory, identity, {name: space.generation for name, space in spaces.items()}
+        )
+        self._resident: dict[int, ResidentRouterKeys] = {}
+        self._lock = threading.RLock()
+        self._closed = False
+
+    @classmethod
+    def open(
+        cls,
+        directory: Path,
+        identity: BankIdentity,
+        *,
+        adopt_identity: bool = False,
+        read_only: bool = False,
+        auto_compact_min_rows: int = 4096,
+    ) -> MemoryBank:
+        """Open or create the bank in ``directory`` (mode 0o700) for ``identity``; repair a cut-off write.
+
+        Args:
+            adopt_identity: if the bank was built for another model, drop its tensors and keep its documents,
+                all marked unencoded, instead of refusing.
+            read_only: take a shared lock and never write (the bank must exist).
+            auto_compact_min_rows: dead rows a row space must hold before writes compact it automatically.
+        Raises:
+            BankMismatch: the bank belongs to another model or router and ``adopt_identity`` is False.
+            StorageUnavailable: the folder cannot be used, or another memsa process has the bank open.
+            CorruptBank: the files lost rows that the index says were committed.
+        """
+        directory = Path(directory)
+        if read_only and adopt_identity:
+            raise InvalidInput("A memory opened read-only cannot adopt a new model.")
+        if not read_only:
+            _make_private_directory(directory)
+        lock_fd = _acquire_lock(directory, shared=read_only)
+        try:
+            index = MemoryIndex.open(directory / INDEX_FILE, read_only=read_only)
+            try:
+                _settle_identity(index, identity, directory, adopt=adopt_identity, read_only=read_only)
+                bank = cls(
+                    directory,
+                    identity,
+                    index,
+                    lock_fd,
+                    read_only=read_only,
+                    auto_compact_min_rows=auto_compact_min_rows,
+                )
+                committed = {name: space.committed_rows for name, space in index.row_spaces().items()}
+                bank._store.recover(committed, read_only=read_only)
+            except BaseException:
+                index.close()
+                raise
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        return bank
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._resident.clear()
+            self._store.close()
+            self._index.close()
+            os.close(self._lock_fd)
+
+    def __enter__(self) -> MemoryBank:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def put_source(self, source: SourceInfo, documents: Sequence[NewDocument]) -> list[int]:
+        """Make ``documents`` the whole content of ``source.path``, atomically; returns their ids in order.
+
+        Raises:
+            StorageFull: the disk filled up; the bank still holds what it held before.
+            InvalidInput: an encoding does not fit the bank's identity.
+        """
+        for document in documents:
+            if document.encoding is not None:
+                check_encoding(self.identity, document.encoding)
+        with self._lock:
+            self._require_writable()
+            encodings = [document.encoding for document in documents if document.encoding is not None]
+            placed = iter(self._append_rows(encodings))
+            with self._index.transaction():
+                removed = self._index.delete_documents_of(source.path)
+                source_id = self._index.upsert_source(source)
+                doc_ids = []
+                for document in documents:
+                    rows: tuple[RowRange | None, RowRange | None] = (None, None)
+                    if document.encoding is not None:
+                        rows = next(placed)
+                    doc_ids.append(self._index.insert_document(source_id, document, *rows))
+                self._commit_rows(encodings)
+            encoded_ids = [
+                doc_id for doc_id, doc in zip(doc_ids, documents, strict=True) if doc.encoding is not None
+            ]
+            self._update_resident(removed, encoded_ids, encodings)
+            self._maybe_compact()
+            return doc_ids
+
+    def set_encodings(self, items: Sequence[tuple[int, EncodedDocument]]) -> None:
+        """Store encodings of documents that have none (after ``adopt_identity``); vanished ids are skipped.
+
+        Raises:
+            InvalidInput: an id repeats, a document is already encoded, or an encoding does not fit.
+        """
+        for _, encoding in items:
+            check_encoding(self.identity, encoding)
+        if len({doc_id for doc_id, _ in items}) != len(items):
+            raise InvalidInput("set_encodings got the same document twice.")
+        with self._lock:
+            self._require_writable()
+            existing = {
+                record.doc_id: record for record in self._index.documents([doc_id for doc_id, _ in items])
+            }
+            if any(record.router_rows is not None for record in existing.values()):
+                raise InvalidInput(
+                    "A document is already encoded; replace its source with put_source instead."
+                )
+            items = [(doc_id, encoding) for doc_id, encoding in items if doc_id in existing]
+            encodings = [encoding for _, encoding in items]
+            placed = self._append_rows(encodings)
+            with self._index.transaction():
+                for (doc_id, encoding), (router_rows, kv_rows) in zip(items, placed, strict=True):
+                    self._index.set_encoding(
+                        doc_id, encoding.n_tokens, router_rows, kv_rows, encoding.router_chunk_spans
+                    )
+                self._commit_rows(encodings)
+            self._update_resident([], [doc_id for doc_id, _ in items], encodings)
+
+    def update_source_stat(self, path: str, mtime_ns: int, size: int) -> None:
+        """Record a new mtime/size for a source whose content did not change."""
+        with self._lock:
+            self._require_writable()
+            if not self._index.update_source_stat(path, mtime_ns, size):
+                raise InvalidInput(f"{path} is not in the memory.")
+
+    def rename_source(self, old_path: str, new_path: str) -> None:
+        """Move a source to ``new_path`` without re-encoding; a source already at ``new_path`` is replaced."""
+        if old_path == new_path:
+            return
+        with self._lock:
+            self._require_writable()
+            with self._index.transaction():
+                removed = self._index.delete_source(new_path)
+                if not self._index.rename_source(old_path, new_path):
+                    raise InvalidInput(f"{old_path} is not in the memory.")
+            self._update_resident(removed, [], [])
+            self._maybe_compact()
+
+    def delete_source(self, path: str) -> int:
+        """Forget one source; returns how many documents went with it."""
+        with self._lock:
+            self._require_writable()
+            removed = self._index.delete_source(path)
+            self._update_resident(removed, [], [])
+            self._maybe_compact()
+            return len(removed)
+
+    def delete_sources_under(self, folder: str) -> int:
+        """Forget every source inside ``folder`` (not ``folder`` itself, nor a sibling sharing its prefix)."""
+        separators = [os.sep] + ([os.altsep] if os.altsep else [])
+        with self._lock:
+            self._require_writable()
+            removed = self._index.delete_sources_under(folder, separators)
+            self._update_resident(removed, [], [])
+            self._maybe_compact()
+            return len(removed)
+
+    def source(self, path: str) -> SourceRecord | None:
+        with self._lock:
+            return self._index.source(path)
+
+    def sources(self) -> list[SourceRecord]:
+        with self._lock:
+            return self._index.sources()
+
+    def documents(self, doc_ids: Sequence[int]) -> list[DocumentRecord]:
+        """Documents in the order asked; unknown ids are skipped."""
+        with self._lock:
+            return self._index.documents(doc_ids)
+
+    def document_ids(self, path: str) -> list[int]:
+        """Ids of the documents of source ``path``, in the order they were stored."""
+        with self._lock:
+            return self._index.document_ids(path)
+
+    def unencoded_document_ids(self) -> list[int]:
+        with self._lock:
+            return self._index.unencoded_document_ids()
+
+    def router_keys(self, layer: int) -> RouterKeyMatrix:
+        """Live router keys of ``layer``: keys [C, D_r] float32, doc_ids [C], chunk_index [C].
+
+        Loaded from disk once per layer, then kept current by every write; the returned tensors never change.
+        """
+        self._check_layer(layer)
+        with self._lock:
+            resident = self._resident.get(layer)
+            if resident is None:
+                placements = self._index.placements(ROUTER_SPACE)
+                resident = ResidentRouterKeys.load(self._store, layer, placements)
+                self._resident[layer] = resident
+            return resident.matrix()
+
+    def pooled_kv(self, layer: int, doc_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """K̄ and V̄ of one document in ``layer``: ([C, kv_dim], [C, kv_dim]) float16, memory-mapped.
+
+        Raises:
+            InvalidInput: no such document, or it is not encoded.
+        """
+        self._check_layer(layer)
+        with self._lock:
+            ranges = self._index.row_ranges(doc_id)
+            if ranges is None or ranges[1] is None:
+                raise InvalidInput(f"Document {doc_id} is not in the memory or not encoded.")
+            kv_rows = ranges[1]
+            return self._store.read(layer, "pooled_keys", kv_rows), self._store.read(
+                layer, "pooled_values", kv_rows
+            )
+
+    def stats(self) -> BankStats:
+        with self._lock:
+            sources, documents, tokens = self._index.totals()
+            spaces = self._index.row_spaces()
+            on_disk = sum(
+                (Path(folder) / name).stat().st_size
+                for folder, _, names in os.walk(self.directory)
+                for name in names
+            )
+            return BankStats(
+                sources=sources,
+                documents=documents,
+                tokens=tokens,
+                router_chunks=spaces[ROUTER_SPACE].live_rows,
+                kv_chunks=spaces[KV_SPACE].live_rows,
+                bytes_on_disk=on_disk,
+                identity=self.identity,
+            )
+
+    def compact(self) -> None:
+        """Rewrite the live rows into a new generation of files, dropping dead rows.
+
+        Crash-safe: the index names one generation; the other one's folder is deleted on the next open.
+        """
+        with self._lock:
+            self._require_writable()
+            spaces = self._index.row_spaces()
+            generation = max(space.generation for space in spaces.values()) + 1
+            placements = {space: self._index.placements(space) for space in ROW_SPACES}
+            try:
+                self._store.write_generation(generation, placements)
+                with self._index.transaction():
+                    for space, placed in placements.items():
+                        new_starts = np.cumsum(placed.counts) - placed.counts
+                        self._index.move_rows(space, placed.doc_ids.tolist(), new_starts.tolist())
+                        self._index.set_row_space(
+                            space, committed_rows=int(placed.counts.sum()), generation=generation
+                        )
+            finally:
+                # The generation the index names is the truth, whether or not the commit landed; the other
+                # folder goes. Rows keep their order, so the resident router keys stay valid either way.
+                self._store.use_generations(
+                    {name: space.generation for name, space in self._index.row_spaces().items()}
+                )
+                self._store.remove_other_generations()
+            log.info("compacted the memory at %s into generation %d", self.directory, generation)
+
+    def _append_rows(self, encodings: Sequence[EncodedDocument]) -> list[tuple[RowRange, RowRange]]:
+        """Write the rows of ``encodings`` past the committed ends, fsynced; return their (router, kv) rows.
+
+        Nothing is live until ``_commit_rows`` runs in the same index transaction as the documents.
+        """
+        if not encodings:
+            return []
+        spaces = self._index.row_spaces()
+        router_at, kv_at = spaces[ROUTER_SPACE].committed_rows, spaces[KV_SPACE].committed_rows
+        placed: list[tuple[RowRange, RowRange]] = []
+        router_row, kv_row = router_at, kv_at
+        for encoding in encodings:
+            router_count, kv_count = chunk_counts(encoding)
+            placed.append((RowRange(router_row, router_count), RowRange(kv_row, kv_count)))
+            router_row, kv_row = router_row + router_count, kv_row + kv_count
+        layers = self.identity.router_layers
+        try:
+            self._store.append(
+                ROUTER_SPACE,
+                router_at,
+                {(layer, "router_keys"): stacked_rows(encodings, "router_keys", layer) for layer in layers},
+            )
+            self._store.append(
+                KV_SPACE,
+                kv_at,
+                {
+                    (layer, kind): stacked_rows(encodings, kind, layer)
+                    for layer in layers
+                    for kind in KV_KINDS
+                },
+            )
+        except StorageUnavailable:
+            self._store.discard_past(ROUTER_SPACE, router_at)
+            self._store.discard_past(KV_SPACE, kv_at)
+            raise
+        return placed
+
+    def _commit_rows(self, encodings: Sequence[EncodedDocument]) -> None:
+        """Inside the caller's transaction: move the committed ends past the rows ``_append_rows`` wrote."""
+        if not encodings:
+            return
+        spaces = self._index.row_spaces()
+        counts = [chunk_counts(encoding) for encoding in encodings]
+        self._index.set_row_space(
+            ROUTER_SPACE, committed_rows=spaces[ROUTER_SPACE].committed_rows + sum(c[0] for c in counts)
+        )
+        self._index.set_row_space(
+            KV_SPACE, committed_rows=spaces[KV_SPACE].committed_rows + sum(c[1] for c in counts)
+        )
+
+    def _update_resident(
+        self, removed: list[int], added: list[int], encodings: Sequence[EncodedDocument]
+    ) -> None:
+        """Apply a committed write to the router keys already in RAM."""
+        try:
+            for layer, resident in self._resident.items():
+                resident.remove(removed)
+                if added:
+                    counts = [chunk_counts(encoding)[0] for encoding in encodings]
+                    resident.append(
+                        stacked_rows(encodings, "router_keys", layer),
+                        np.repeat(np.asarray(added, dtype=np.int64), counts),
+                        np.concatenate([np.arange(count, dtype=np.int64) for count in counts]),
+                    )
+        except BaseException:
+            # The write is committed; rather than keep a wrong copy, reload from disk when next asked.
+            self._resident.clear()
+            raise
+
+    def _maybe_compact(self) -> None:
+        spaces = self._index.row_spaces().values()
+        if not any(
+            s.dead_rows > s.committed_rows // 2 and s.dead_rows >= self._auto_compact_min_rows for s in spaces
+        ):
+            return
+        try:
+            self.compact()
+        except StorageUnavailable as error:
+            # The write that got here is committed; a compaction can wait for more disk space.
+            log.warning("could not compact the memory at %s: %s", self.directory, error)
+
+    def _require_writable(self) -> None:
+        if self.read_only:
+            raise InvalidInput(f"The memory at {self.directory} was opened read-only.")
+
+    def _check_layer(self, layer: int) -> None:
+        if layer not in self.identity.router_layers:
+            raise InvalidInput(
+                f"Layer {layer} is not a router layer of this memory {self.identity.router_layers}."
+            )
+
+
+def _make_private_directory(directory: Path) -> None:
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(directory, 0o700)
+    except OSError as error:
+        raise StorageUnavailable(f"Cannot create the memory folder {directory}: {error.strerror}") from error
+
+
+def _acquire_lock(directory: Path, *, shared: bool) -> int:
+    """An flock on DIR/lock, held while the bank is open: exclusive for a writer, shared for readers."""
+    path = directory / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY if shared and path.exists() else os.O_RDWR | os.O_CREAT, 0o600)
+    except OSError as error:
+        raise StorageUnavailable(f"Cannot open the memory folder {directory}: {error.strerror}") from error
+    try:
+        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
+    except BlockingIOError as error:
+        os.close(fd)
+        raise StorageUnavailable(
+            f"{directory}: memory is in use by another memsa process; close it and try again."
+        ) from error
+    except OSError as error:
+        os.close(fd)
+        raise StorageUnavailable(f"Cannot lock the memory folder {directory}: {error.strerror}") from error
+    return fd
+
+
+def _settle_identity(
+    index: MemoryIndex, identity: BankIdentity, directory: Path, *, adopt: bool, read_only: bool
+) -> None:
+    """Check that the bank belongs to ``identity``; record it on a new bank, or adopt it if asked."""
+    stored = index.identity()
+    if stored is None:
+        if read_only:
+            raise StorageUnavailable(f"There is no memory at {directory} yet; add some folders first.")
+        index.set_identity(identity)
+        return
+    differing = [
+        field.name
+        for field in dataclasses.fields(BankIdentity)
+        if field.name != "model_name" and getattr(stored, field.name) != getattr(identity, field.name)
+    ]
+    if not differing:
+        if stored != identity and not read_only:
+            index.set_identity(identity)  # only the display name changed
+        return
+    if not adopt:
+        raise BankMismatch(
+            f"The memory at {directory} was built for {stored.describe()}, not {identity.describe()} "
+            f"(differs in {', '.join(differing)}); "
+            "run `memsa reencode` to re-encode the memory for the new model."
+        )
+    generation = max(space.generation for space in index.row_spaces().values()) + 1
+    with index.transaction():
+        index.clear_encodings()
+        for space in ROW_SPACES:
+            index.set_row_space(space, committed_rows=0, generation=generation)
+        index.set_identity(identity)
+    log.warning(
+        "the memory at %s now belongs to %s; its documents need re-encoding", directory, identity.describe()
+    )

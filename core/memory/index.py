@@ -1,0 +1,490 @@
+"""The memory bank's SQLite index: sources, documents, their tensor row ranges, row-space state (all SQL)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import apsw
+import apsw.bestpractice
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import CorruptBank, StorageFull, StorageUnavailable
+from .records import (
+    BankIdentity,
+    DocumentRecord,
+    NewDocument,
+    RowRange,
+    SourceInfo,
+    SourceRecord,
+)
+
+log = logging.getLogger(__name__)
+
+ROUTER_SPACE = "router"
+KV_SPACE = "kv"
+ROW_SPACES = (ROUTER_SPACE, KV_SPACE)
+
+# Column names per row space; fixed strings, so formatting them into SQL is safe.
+_ROW_COLUMNS = {
+    ROUTER_SPACE: ("router_row_start", "router_row_count"),
+    KV_SPACE: ("kv_row_start", "kv_row_count"),
+}
+
+# Applied in order, each once, recorded by name in `migrations`. Never edit an applied one: append a new one.
+MIGRATIONS: tuple[tuple[str, str], ...] = (
+    (
+        "0001_bank",
+        """
+        CREATE TABLE bank_identity (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            identity_json TEXT NOT NULL
+        );
+        CREATE TABLE sources (
+            id INTEGER PRIMARY KEY,
+            path TEXT NOT NULL UNIQUE,
+            content_hash TEXT NOT NULL,
+            mtime_ns INTEGER NOT NULL,
+            size INTEGER NOT NULL
+        );
+        -- AUTOINCREMENT: a document id is shown to the model and cited, so it must never be reused.
+        CREATE TABLE documents (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+            start INTEGER NOT NULL,
+            "end" INTEGER NOT NULL,
+            title TEXT NOT NULL,
+            text TEXT NOT NULL,
+            n_tokens INTEGER NOT NULL,
+            router_row_start INTEGER,
+            router_row_count INTEGER,
+            kv_row_start INTEGER,
+            kv_row_count INTEGER,
+            router_chunk_spans BLOB,
+            CHECK ((router_row_start IS NULL) = (kv_row_start IS NULL))
+        );
+        CREATE INDEX documents_by_source ON documents(source_id);
+        CREATE INDEX documents_by_router_row ON documents(router_row_start, router_row_count);
+        CREATE INDEX documents_by_kv_row ON documents(kv_row_start, kv_row_count);
+        -- live_rows is kept by the triggers below, so dead rows = committed_rows - live_rows without a scan.
+        CREATE TABLE row_spaces (
+            name TEXT PRIMARY KEY,
+            generation INTEGER NOT NULL,
+            committed_rows INTEGER NOT NULL,
+            live_rows INTEGER NOT NULL
+        );
+        INSERT INTO row_spaces VALUES ('router', 0, 0, 0), ('kv', 0, 0, 0);
+        CREATE TRIGGER documents_rows_insert AFTER INSERT ON documents BEGIN
+            UPDATE row_spaces SET live_rows = live_rows + COALESCE(NEW.router_row_count, 0)
+                WHERE name = 'router';
+            UPDATE row_spaces SET live_rows = live_rows + COALESCE(NEW.kv_row_count, 0) WHERE name = 'kv';
+        END;
+        CREATE TRIGGER documents_rows_delete AFTER DELETE ON documents BEGIN
+            UPDATE row_spaces SET live_rows = live_rows - COALESCE(OLD.router_row_count, 0)
+                WHERE name = 'router';
+            UPDATE row_spaces SET live_rows = live_rows - COALESCE(OLD.kv_row_count, 0) WHERE name = 'kv';
+        END;
+        CREATE TRIGGER documents_rows_update AFTER UPDATE OF router_row_count, kv_row_count ON documents BEGIN
+            UPDATE row_spaces
+                SET live_rows = live_rows + COALESCE(NEW.router_row_count, 0)
+                    - COALESCE(OLD.router_row_count, 0)
+                WHERE name = 'router';
+            UPDATE row_spaces
+                SET live_rows = live_rows + COALESCE(NEW.kv_row_count, 0) - COALESCE(OLD.kv_row_count, 0)
+                WHERE name = 'kv';
+        END;
+        """,
+    ),
+)
+
+_DOCUMENT_COLUMNS = """
+    d.id, d.source_id, s.path, d.start, d."end", d.title, d.text, d.n_tokens,
+    d.router_row_start, d.router_row_count, d.kv_row_start, d.kv_row_count, d.router_chunk_spans
+"""
+
+
+@dataclass(frozen=True)
+class RowSpace:
+    """State of one row space: which generation of files holds it, rows made live so far, rows still used."""
+
+    name: str
+    generation: int
+    committed_rows: int
+    live_rows: int
+
+    @property
+    def dead_rows(self) -> int:
+        return self.committed_rows - self.live_rows
+
+
+@dataclass(frozen=True)
+class RowPlacements:
+    """Where the encoded documents sit in one row space, ordered by row start.
+
+    Attributes:
+        doc_ids: [N] int64. starts: [N] int64. counts: [N] int64.
+    """
+
+    doc_ids: npt.NDArray[np.int64]
+    starts: npt.NDArray[np.int64]
+    counts: npt.NDArray[np.int64]
+
+
+@contextmanager
+def storage_errors(path: Path) -> Iterator[None]:
+    """Turn SQLite failures into the engine's named storage errors, naming ``path``."""
+    try:
+        yield
+    except apsw.FullError as error:
+        raise StorageFull(f"The disk holding {path} is full; free some space and try again.") from error
+    except (apsw.CorruptError, apsw.NotADBError) as error:
+        raise CorruptBank(f"The memory index {path} is damaged ({error}).") from error
+    except (
+        apsw.IOError,
+        apsw.CantOpenError,
+        apsw.ReadOnlyError,
+        apsw.BusyError,
+        apsw.PermissionsError,
+    ) as error:
+        raise StorageUnavailable(f"Cannot use the memory index {path}: {error}") from error
+
+
+def spans_to_blob(spans: np.ndarray) -> bytes:
+    """[C_r, 2] character spans -> int64 little-endian bytes."""
+    return np.ascontiguousarray(spans, dtype="<i8").tobytes()
+
+
+def _spans_from_blob(blob: bytes | None) -> npt.NDArray[np.int64]:
+    if blob is None:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.frombuffer(blob, dtype="<i8").astype(np.int64).reshape(-1, 2)
+
+
+def _row_range(start: int | None, count: int | None) -> RowRange | None:
+    return None if start is None or count is None else RowRange(start, count)
+
+
+def _prefix_bounds(folder: str, separator: str) -> tuple[str, str]:
+    """[low, high) such that low <= path < high exactly for paths under ``folder`` (UTF-8 byte order)."""
+    low = folder.rstrip(separator) + separator
+    return low, low[:-1] + chr(ord(separator) + 1)
+
+
+class MemoryIndex:
+    """The bank's SQLite database. Every write runs in a transaction; ``transaction()`` groups several."""
+
+    def __init__(self, path: Path, connection: apsw.Connection) -> None:
+        self.path = path
+        self._conn = connection
+
+    @classmethod
+    def open(cls, path: Path, *, read_only: bool = False) -> MemoryIndex:
+        """Open (and, unless ``read_only``, create and migrate) the index at ``path``.
+
+        Raises:
+            StorageUnavailable: the file cannot be opened, or does not exist for a read-only open.
+        """
+        if read_only and not path.exists():
+            raise StorageUnavailable(f"There is no memory at {path.parent}; add some folders first.")
+        flags = (
+            apsw.SQLITE_OPEN_READONLY if read_only else apsw.SQLITE_OPEN_READWRITE | apsw.SQLITE_OPEN_CREATE
+        )
+        with storage_errors(path):
+            connection = apsw.Connection(str(path), flags=flags)
+            # The connection hooks of apsw.bestpractice (WAL, foreign keys, busy timeout, no DQS, ...),
+            # applied to this connection only instead of globally through apsw.bestpractice.apply.
+            for hook in apsw.bestpractice.recommended:
+                if hook.__name__.startswith("connection_"):
+                    hook(connection)
+            # Tensor rows are fsynced before the commit that makes them live; the commit must be as durable.
+            connection.pragma("synchronous", "FULL")
+            index = cls(path, connection)
+            if not read_only:
+                index._migrate()
+                os.chmod(path, 0o600)
+        return index
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def _migrate(self) -> None:
+        with self._conn:
+            self._conn.execute(
+                "CREATE TABLE IF NOT EXISTS migrations (name TEXT PRIMARY KEY, applied_at TEXT)"
+            )
+        applied = {name for (name,) in self._conn.execute("SELECT name FROM migrations")}
+        for name, sql in MIGRATIONS:
+            if name in applied:
+                continue
+            with self._conn:
+                self._conn.execute(sql)
+                self._conn.execute("INSERT INTO migrations VALUES (?, datetime('now'))", (name,))
+            log.info("memory index %s: applied migration %s", self.path, name)
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """One atomic unit of writes (nested uses become savepoints)."""
+        with storage_errors(self.path), self._conn:
+            yield
+
+    def identity(self) -> BankIdentity | None:
+        row = self._conn.execute("SELECT identity_json FROM bank_identity WHERE id = 1").fetchone()
+        if row is None:
+            return None
+        try:
+            data = json.loads(row[0])
+            data["router_layers"] = tuple(data["router_layers"])
+            return BankIdentity(**data)
+        except (ValueError, KeyError, TypeError) as error:
+            raise CorruptBank(f"The memory index {self.path} holds an unreadable bank identity.") from error
+
+    def set_identity(self, identity: BankIdentity) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "INSERT INTO bank_identity VALUES (1, ?) "
+                "ON CONFLICT(id) DO UPDATE SET identity_json = excluded.identity_json",
+                (json.dumps(asdict(identity)),),
+            )
+
+    def row_spaces(self) -> dict[str, RowSpace]:
+        rows = self._conn.execute("SELECT name, generation, committed_rows, live_rows FROM row_spaces")
+        return {
+            name: RowSpace(name, generation, committed, live) for name, generation, committed, live in rows
+        }
+
+    def set_row_space(self, name: str, *, committed_rows: int, generation: int | None = None) -> None:
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE row_spaces SET committed_rows = ?, generation = COALESCE(?, generation) "
+                "WHERE name = ?",
+                (committed_rows, generation, name),
+            )
+
+    def source(self, path: str) -> SourceRecord | None:
+        rows = self._select_sources("WHERE s.path = ?", (path,))
+        return rows[0] if rows else None
+
+    def sources(self) -> list[SourceRecord]:
+        return self._select_sources("", ())
+
+    def _select_sources(self, where: str, bindings: tuple[str, ...]) -> list[SourceRecord]:
+        sql = f"""SELECT s.id, s.path, s.content_hash, s.mtime_ns, s.size,
+                         (SELECT COUNT(*) FROM documents d WHERE d.source_id = s.id)
+                  FROM sources s {where} ORDER BY s.path"""
+        return [SourceRecord(*row) for row in self._conn.execute(sql, bindings)]
+
+    def upsert_source(self, source: SourceInfo) -> int:
+        """Insert or update the source row of ``source.path``; returns its id."""
+        with self.transaction():
+            cursor = self._conn.execute(
+                """INSERT INTO sources (path, content_hash, mtime_ns, size) VALUES (?, ?, ?, ?)
+                   ON CONFLICT(path) DO UPDATE SET content_hash = excluded.content_hash,
+                       mtime_ns = excluded.mtime_ns, size = excluded.size
+                   RETURNING id""",
+                (source.path, source.content_hash, source.mtime_ns, source.size),
+            )
+            return int(_single_row(cursor)[0])
+
+    def update_source_stat(self, path: str, mtime_ns: int, size: int) -> bool:
+        with self.transaction():
+            self._conn.execute(
+                "UPDATE sources SET mtime_ns = ?, size = ? WHERE path = ?", (mtime_ns, size, path)
+            )
+            return self._conn.changes() > 0
+
+    def rename_source(self, old_path: str, new_path: str) -> bool:
+        with self.transaction():
+            self._conn.execute("UPDATE sources SET path = ? WHERE path = ?", (new_path, old_path))
+            return self._conn.changes() > 0
+
+    def delete_documents_of(self, path: str) -> list[int]:
+        """Delete the documents of source ``path`` (keeping the source row); returns their ids."""
+        with self.transaction():
+            rows = self._conn.execute(
+                "DELETE FROM documents WHERE source_id = (SELECT id FROM sources WHERE path = ?) "
+                "RETURNING id",
+                (path,),
+            )
+            return [doc_id for (doc_id,) in rows]
+
+    def delete_source(self, path: str) -> list[int]:
+        """Delete source ``path`` and its documents; returns the deleted document ids."""
+        with self.transaction():
+            doc_ids = self.delete_documents_of(path)
+            self._conn.execute("DELETE FROM sources WHERE path = ?", (path,))
+        return doc_ids
+
+    def delete_sources_under(self, folder: str, separators: Sequence[str]) -> list[int]:
+        """Delete every source whose path lies under ``folder`` (``/a/b`` never matches ``/a/bc``)."""
+        doc_ids: list[int] = []
+        with self.transaction():
+            for separator in separators:
+                low, high = _prefix_bounds(folder, separator)
+                inside = "SELECT id FROM sources WHERE path >= ? AND path < ?"
+                rows = self._conn.execute(
+                    f"DELETE FROM documents WHERE source_id IN ({inside}) RETURNING id", (low, high)
+                )
+                doc_ids.extend(doc_id for (doc_id,) in rows)
+                self._conn.execute("DELETE FROM sources WHERE path >= ? AND path < ?", (low, high))
+        return doc_ids
+
+    def insert_document(
+        self,
+        source_id: int,
+        document: NewDocument,
+        router_rows: RowRange | None,
+        kv_rows: RowRange | None,
+    ) -> int:
+        """Insert one document, encoded (both row ranges given) or not (both None); returns its id."""
+        encoding = document.encoding
+        spans = None if encoding is None else spans_to_blob(encoding.router_chunk_spans)
+        with self.transaction():
+            cursor = self._conn.execute(
+                """INSERT INTO documents (source_id, start, "end", title, text, n_tokens, router_row_start,
+                       router_row_count, kv_row_start, kv_row_count, router_chunk_spans)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                (
+                    source_id,
+                    document.start,
+                    document.end,
+                    document.title,
+                    document.text,
+                    0 if encoding is None else encoding.n_tokens,
+                    *_range_values(router_rows),
+                    *_range_values(kv_rows),
+                    spans,
+                ),
+            )
+            return int(_single_row(cursor)[0])
+
+    def set_encoding(
+        self, doc_id: int, n_tokens: int, router_rows: RowRange, kv_rows: RowRange, spans: np.ndarray
+    ) -> None:
+        with self.transaction():
+            self._conn.execute(
+                """UPDATE documents SET n_tokens = ?, router_row_start = ?, router_row_count = ?,
+                       kv_row_start = ?, kv_row_count = ?, router_chunk_spans = ? WHERE id = ?""",
+                (
+                    n_tokens,
+                    *_range_values(router_rows),
+                    *_range_values(kv_rows),
+                    spans_to_blob(spans),
+                    doc_id,
+                ),
+            )
+
+    def clear_encodings(self) -> None:
+        """Mark every document unencoded (its tensors belong to another model)."""
+        with self.transaction():
+            self._conn.execute(
+                """UPDATE documents SET n_tokens = 0, router_row_start = NULL, router_row_count = NULL,
+                       kv_row_start = NULL, kv_row_count = NULL, router_chunk_spans = NULL"""
+            )
+
+    def move_rows(self, space: str, doc_ids: Sequence[int], new_starts: Sequence[int]) -> None:
+        start_column, _ = _ROW_COLUMNS[space]
+        with self.transaction():
+            self._conn.executemany(
+                f"UPDATE documents SET {start_column} = ? WHERE id = ?", zip(new_starts, doc_ids, strict=True)
+            )
+
+    def placements(self, space: str) -> RowPlacements:
+        start_column, count_column = _ROW_COLUMNS[space]
+        rows = self._conn.execute(
+            f"SELECT id, {start_column}, {count_column} FROM documents "
+            f"WHERE {start_column} IS NOT NULL ORDER BY {start_column}"
+        ).fetchall()
+        table = np.array(rows, dtype=np.int64).reshape(-1, 3)
+        return RowPlacements(table[:, 0].copy(), table[:, 1].copy(), table[:, 2].copy())
+
+    def documents(self, doc_ids: Sequence[int]) -> list[DocumentRecord]:
+        """Documents in the order asked; unknown ids are skipped."""
+        rows = self._conn.execute(
+            f"""SELECT {_DOCUMENT_COLUMNS} FROM documents d JOIN sources s ON s.id = d.source_id
+                WHERE d.id IN (SELECT value FROM json_each(?))""",
+            (json.dumps([int(doc_id) for doc_id in doc_ids]),),
+        )
+        by_id = {row[0]: _document_record(row) for row in rows}
+        return [by_id[doc_id] for doc_id in doc_ids if doc_id in by_id]
+
+    def row_ranges(self, doc_id: int) -> tuple[RowRange | None, RowRange | None] | None:
+        """(router rows, kv rows) of one document, or None if there is no such document."""
+        row = self._conn.execute(
+            "SELECT router_row_start, router_row_count, kv_row_start, kv_row_count "
+            "FROM documents WHERE id = ?",
+            (doc_id,),
+        ).fetchone()
+        return None if row is None else (_row_range(row[0], row[1]), _row_range(row[2], row[3]))
+
+    def document_ids(self, path: str) -> list[int]:
+        rows = self._conn.execute(
+            "SELECT d.id FROM documents d JOIN sources s ON s.id = d.source_id "
+            "WHERE s.path = ? ORDER BY d.id",
+            (path,),
+        )
+        return [doc_id for (doc_id,) in rows]
+
+    def unencoded_document_ids(self) -> list[int]:
+        rows = self._conn.execute("SELECT id FROM documents WHERE router_row_start IS NULL ORDER BY id")
+        return [doc_id for (doc_id,) in rows]
+
+    def totals(self) -> tuple[int, int, int]:
+        """(sources, documents, tokens)."""
+        row = _single_row(
+            self._conn.execute(
+                """SELECT (SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM documents),
+                          (SELECT COALESCE(SUM(n_tokens), 0) FROM documents)"""
+            )
+        )
+        return int(row[0]), int(row[1]), int(row[2])
+
+
+def _single_row(cursor: apsw.Cursor) -> tuple[Any, ...]:
+    """The one row of a statement that returns exactly one, run to completion (a half-read
+    RETURNING statement would keep the transaction from committing)."""
+    rows = cursor.fetchall()
+    if len(rows) != 1:  # our bug
+        raise RuntimeError(f"SQLite returned {len(rows)} rows where one was expected")
+    return tuple(rows[0])
+
+
+def _range_values(rows: RowRange | None) -> tuple[int | None, int | None]:
+    return (None, None) if rows is None else (rows.start, rows.count)
+
+
+def _document_record(row: tuple) -> DocumentRecord:
+    (
+        doc_id,
+        source_id,
+        path,
+        start,
+        end,
+        title,
+        text,
+        n_tokens,
+        r_start,
+        r_count,
+        kv_start,
+        kv_count,
+        spans,
+    ) = row
+    return DocumentRecord(
+        doc_id=doc_id,
+        source_id=source_id,
+        path=path,
+        start=start,
+        end=end,
+        title=title,
+        text=text,
+        n_tokens=n_tokens,
+        router_rows=_row_range(r_start, r_count),
+        kv_rows=_row_range(kv_start, kv_count),
+        router_chunk_spans=_spans_from_blob(spans),
+    )

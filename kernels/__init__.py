@@ -1,0 +1,1 @@
+"""Compute kernels for memsa: plain PyTorch references beside fused Triton versions."""

@@ -1,0 +1,47 @@
+"""Router projectors: save/load round trip without pickle, fingerprints, lookup by model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from memsa.core.errors import RouterUnavailable
+from memsa.core.router import RouterProjectors, RouterSpec, find_router, router_file_name
+
+
+def _router(fingerprint: str = "ab" * 32) -> RouterProjectors:
+    torch.manual_seed(0)
+    spec = RouterSpec(layers=(1, 2), hidden_size=16, n_heads=2, head_dim=4, cosine=True, router_chunk_tokens=4,
+                      model_fingerprint=fingerprint, abstain_below=0.25, recipe={"command": "x", "pairs": 3})
+    router = RouterProjectors(spec)
+    router.layer(1).input_mean.fill_(0.5)
+    return router
+
+
+def test_save_load_round_trip(tmp_path: Path) -> None:
+    router = _router()
+    router.save(tmp_path / "r.safetensors")
+    loaded = RouterProjectors.load(tmp_path / "r.safetensors")
+    assert loaded.spec == router.spec
+    for name, tensor in router.state_dict().items():
+        torch.testing.assert_close(loaded.state_dict()[name], tensor)
+    assert loaded.fingerprint() == router.fingerprint()
+
+
+def test_fingerprint_changes_with_weights() -> None:
+    first, second = _router(), _router()
+    assert first.fingerprint() == second.fingerprint()
+    with torch.no_grad():
+        second.layer(2).router_k_proj.weight[0, 0] += 1e-3
+    assert first.fingerprint() != second.fingerprint()
+
+
+def test_find_router_prefers_user_folder_and_checks_model(tmp_path: Path) -> None:
+    fingerprint = "cd" * 32
+    user, shipped = tmp_path / "user", tmp_path / "shipped"
+    _router(fingerprint).save(shipped / router_file_name(fingerprint))
+    assert find_router(fingerprint, [user, shipped], "m").spec.model_fingerprint == fingerprint
+    with pytest.raises(RouterUnavailable, match="memsa train-router"):
+        find_router("ef" * 32, [user, shipped], "other-model")
