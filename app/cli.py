@@ -72,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="only gather the training pairs from this machine's text into FILE (JSON lines)")
     train.add_argument("--pairs-file", type=Path, default=None, metavar="FILE",
                        help="train on pairs gathered earlier with --export-pairs")
+    train.add_argument("--calibrate", type=Path, default=None, metavar="ROUTER",
+                       help="only recompute the abstention bar of an existing router file on held-out pairs")
     train.add_argument("--output", type=Path, default=None,
                        help="where to write the projectors (default: the data folder's routers/)")
 
@@ -90,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+                        format="memsa: %(message)s" if not args.verbose else "%(levelname)s %(name)s: %(message)s")
+    # One-time model preparation takes a while: always say so.
+    logging.getLogger("memsa.core.models").setLevel(logging.INFO)
     if args.command is None:
         parser.print_help()
         return 0

@@ -10,8 +10,8 @@ import sys
 from memsa.core.decoder import Decoder
 from memsa.core.errors import InvalidInput
 from memsa.core.models import load_model, resolve_model
-from memsa.core.router import router_file_name
-from memsa.core.router_training import TrainingConfig, train_router
+from memsa.core.router import RouterProjectors, router_file_name
+from memsa.core.router_training import TrainingConfig, calibrate_abstention, train_router
 from memsa.core.settings import EngineSettings, ensure_private_dir
 from memsa.core.training_corpus import corpus_texts, load_pairs, make_pairs, save_pairs
 
@@ -83,6 +83,8 @@ def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
     def report(done: int, total: int) -> None:
         print(f"\rreading training text: {done:,}/{total:,} tokens", end="", file=sys.stderr, flush=True)
 
+    if args.calibrate:
+        return _calibrate(args, decoder, loaded.tokenizer, pairs[-held_out:], config)
     router = train_router(decoder, loaded.tokenizer, pairs, config, loaded.fingerprint, recipe, report)
     print(file=sys.stderr)
     output = args.output or ensure_private_dir(settings.router_dir) / router_file_name(loaded.fingerprint)
@@ -93,4 +95,20 @@ def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
     for layer, result in results["per_layer"].items():
         print(f"  layer {layer}: recall@1 {result['recall@1']:.3f}, recall@5 {result['recall@5']:.3f}")
     print(f"abstention bar {router.spec.abstain_below:.3f}; saved {output}")
+    return 0
+
+
+def _calibrate(args: argparse.Namespace, decoder: Decoder, tokenizer: object, pairs: list, config: TrainingConfig) -> int:
+    """``--calibrate ROUTER``: recompute the abstention bar of an existing router on held-out pairs."""
+    if not args.calibrate.is_file():
+        raise InvalidInput(f"no router file at {args.calibrate}")
+    router = RouterProjectors.load(args.calibrate)
+    calibrated = calibrate_abstention(router, decoder, tokenizer, pairs, config)
+    command = f"memsa train-router --pairs-file pairs.jsonl --pairs {args.pairs} --calibrate ROUTER"
+    calibrated.spec.recipe["calibration"]["command"] = command
+    output = args.output or args.calibrate
+    calibrated.save(output)
+    shares = calibrated.spec.recipe["calibration"]
+    print(f"abstention bar {calibrated.spec.abstain_below:.3f} (keeps {shares['answerable_kept']:.2f} of answerable, "
+          f"rejects {shares['unanswerable_rejected']:.2f} of unanswerable held-out questions); saved {output}")
     return 0

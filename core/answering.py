@@ -69,12 +69,17 @@ class Citation:
     snippet: str
 
 
-def choose_evidence(routed: Sequence[RoutedDocument], abstain_below: float, config: AnswerConfig) -> list[RoutedDocument]:
-    """The documents worth showing: above the abstention bar and close to the best score."""
-    if not routed or routed[0].score < abstain_below:
+def choose_evidence(
+    routed: Sequence[RoutedDocument], abstain_below: float, config: AnswerConfig
+) -> list[RoutedDocument]:
+    """The documents worth showing: standing out from the bank by the router's abstention bar (relative
+    score), and within ``score_margin`` of the best document's score."""
+    if not routed or routed[0].relative_score < abstain_below:
         return []
-    bar = max(abstain_below, routed[0].score - config.score_margin)
-    return [doc for doc in routed if doc.score >= bar][: config.prompt_documents]
+    return [
+        doc for doc in routed
+        if doc.relative_score >= abstain_below and doc.score >= routed[0].score - config.score_margin
+    ][: config.prompt_documents]
 
 
 def excerpt_span(document: DocumentRecord, best_chunk: int, budget: int) -> tuple[int, int]:

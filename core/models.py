@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -157,12 +159,14 @@ def _convert_gguf(gguf_path: Path, folder: Path) -> None:
     """De-quantise a GGUF file into a safetensors model folder, atomically."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    log.info("preparing %s for first use (once per model)", gguf_path.name)
+    log.info("preparing %s for first use (once per model, about a minute)", gguf_path.name)
     staging = folder.with_name(folder.name + ".partial")
     staging.mkdir(parents=True, exist_ok=True)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
-        model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+        # The converter draws its own progress bar on stderr; the line above already told the user.
+        with contextlib.redirect_stderr(io.StringIO()):
+            tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
+            model = AutoModelForCausalLM.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)
     except (OSError, ValueError, KeyError) as error:
         raise ModelNotFound(f"cannot read the GGUF file {gguf_path}: {error}") from error
     # A GGUF-loaded model refuses save_pretrained (it counts as quantised); its tensors are already

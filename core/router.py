@@ -33,7 +33,8 @@ class RouterSpec:
         cosine: normalise each head before the dot product (as MSA does for INFONCE-trained routers).
         router_chunk_tokens: P_r the keys are pooled over.
         model_fingerprint: the backbone the projectors were trained for.
-        abstain_below: combined score under which a question is judged to have no memory.
+        abstain_below: relative score (best document's combined score minus the bank's median) under
+            which a question is judged to have no memory.
         recipe: how the projectors were made (command, data, hyper-parameters, held-out results).
     """
 

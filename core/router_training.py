@@ -11,7 +11,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -236,25 +236,57 @@ def train_layer(router: RouterProjectors, layer: int, train: Features, held_out:
     return best
 
 
-def abstention_threshold(combined: torch.Tensor) -> float:
-    """A score bar separating answerable from unanswerable questions, from held-out scores.
+def relative_scores(scores: torch.Tensor) -> torch.Tensor:
+    """Scores minus each query's median score over all passages: how far a passage stands out.
 
-    Answerable: the gold passage's score. Unanswerable: the best score once the gold passage is removed
-    (the question's fact is absent from memory). The bar maximises balanced accuracy between the two.
+    Args:
+        scores: [Nq, Np] combined scores.
+    """
+    return scores - scores.median(dim=1, keepdim=True).values
+
+
+def abstention_threshold(combined: torch.Tensor, keep_answerable: float = 0.95) -> tuple[float, dict[str, float]]:
+    """A bar on the *relative* score under which a question is judged to have no memory.
+
+    Relative scores (see :func:`relative_scores`) carry over from training pairs to real questions
+    better than raw scores, whose level shifts with a query's length and wording. The bar keeps
+    ``keep_answerable`` of the held-out questions whose passage is present: a wrong abstention hides a
+    memory the user has, while a wrong answer attempt is still caught by the reader, which is told to
+    say it found nothing.
 
     Args:
         combined: [N, N] combined scores of held-out queries (rows) against their passages (columns).
+        keep_answerable: share of answerable held-out questions that must clear the bar.
+
+    Returns:
+        the bar, and the shares of answerable questions kept and unanswerable ones (gold passage removed)
+        rejected at that bar.
     """
-    present = combined.diagonal()
+    relative = relative_scores(combined)
+    present = relative.diagonal()
     eye = torch.eye(combined.shape[0], dtype=torch.bool, device=combined.device)
-    absent = combined.masked_fill(eye, float("-inf")).amax(dim=1)
-    candidates = torch.cat([present, absent]).sort().values
-    best_bar, best_accuracy = float(candidates[0]), 0.0
-    for bar in candidates.tolist():
-        accuracy = 0.5 * float((present >= bar).float().mean() + (absent < bar).float().mean())
-        if accuracy > best_accuracy:
-            best_bar, best_accuracy = bar, accuracy
-    return best_bar
+    absent = relative.masked_fill(eye, float("-inf")).amax(dim=1)
+    bar = float(torch.quantile(present.float(), 1.0 - keep_answerable))
+    return bar, {
+        "answerable_kept": float((present >= bar).float().mean()),
+        "unanswerable_rejected": float((absent < bar).float().mean()),
+    }
+
+
+def calibrate_abstention(
+    router: RouterProjectors, decoder: Decoder, tokenizer: object, pairs: Sequence[TrainingPair],
+    config: TrainingConfig,
+) -> RouterProjectors:
+    """Recompute an existing router's abstention bar on ``pairs`` and record it in its recipe."""
+    features = extract_features(decoder, tokenizer, pairs, replace(config, layers=router.spec.layers))
+    router = router.to(decoder.device)
+    with torch.no_grad():
+        combined = torch.stack([retrieval_scores(router, layer, features) for layer in router.spec.layers]).mean(0)
+    bar, abstention = abstention_threshold(combined)
+    recipe = {**router.spec.recipe, "calibration": {"pairs": len(pairs), **abstention}}
+    calibrated = RouterProjectors(replace(router.spec, abstain_below=bar, recipe=recipe))
+    calibrated.load_state_dict({name: tensor.cpu() for name, tensor in router.state_dict().items()})
+    return calibrated.eval().requires_grad_(False)
 
 
 def select_layers(held_scores: dict[int, torch.Tensor], keep: int) -> tuple[int, ...]:
@@ -312,8 +344,9 @@ def train_router(
         held_scores = {layer: retrieval_scores(router, layer, held_out) for layer in config.layers}
     layers = select_layers(held_scores, config.keep_layers or len(config.layers))
     combined = torch.stack([held_scores[layer] for layer in layers]).mean(0)
-    bar = abstention_threshold(combined)
+    bar, abstention = abstention_threshold(combined)
     results = {
+        "abstention": abstention,
         "per_layer": {str(layer): value for layer, value in per_layer.items()},
         "combined": {"recall@1": recall_at(combined, 1), "recall@5": recall_at(combined, 5)},
         "held_out_pairs": config.held_out,

@@ -30,12 +30,15 @@ class RoutedDocument:
         score: combined score (mean over router layers).
         layer_scores: router layer -> the document's score in that layer (max over its chunks).
         best_chunk: router-chunk index, within the document, of its best chunk in its best layer.
+        relative_score: ``score`` minus the median combined score of all documents for this question;
+            how far the document stands out from the bank (the abstention rule uses it).
     """
 
     doc_id: int
     score: float
     layer_scores: dict[int, float]
     best_chunk: int
+    relative_score: float
 
 
 def question_states(decoder: Decoder, tokenizer: object, question: str, layers: Sequence[int]) -> dict[int, torch.Tensor]:
@@ -99,16 +102,20 @@ def route(
         k = min(top_k, int(torch.isfinite(per_layer[layer]).sum()))
         candidates.update(per_layer[layer].topk(k).indices.tolist())
     ranked = sorted(candidates, key=lambda doc: -sum(float(per_layer[layer][doc]) for layer in layers))
+    combined = torch.stack([per_layer[layer] for layer in layers]).mean(dim=0)
+    background = float(combined[torch.isfinite(combined)].median())
     routed = []
     for doc_id in ranked[:top_k]:
         layer_scores = {layer: float(per_layer[layer][doc_id]) for layer in layers}
         best_layer = max(layer_scores, key=layer_scores.__getitem__)
+        score = sum(layer_scores.values()) / len(layers)
         routed.append(
             RoutedDocument(
                 doc_id=doc_id,
-                score=sum(layer_scores.values()) / len(layers),
+                score=score,
                 layer_scores=layer_scores,
                 best_chunk=_best_chunk(matrices[best_layer], chunk_scores[best_layer], doc_id),
+                relative_score=score - background,
             )
         )
     return routed

@@ -20,12 +20,18 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def default_cache_dir() -> Path:
+    """The per-user cache folder (e.g. ~/.cache/memsa): models prepared for loading, safe to delete."""
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     """Everything the engine needs to start.
 
     Attributes:
-        data_dir: holds the memory bank, user-trained routers and the model cache (mode 0700).
+        data_dir: holds the memory bank and user-trained routers (mode 0700).
+        cache_dir: holds models converted for fast loading; shared by every data folder.
         model: a GGUF file or HF folder; None for the embedded default.
         device: "cpu", "cuda" or "cuda:N".
         top_k: documents each router layer selects.
@@ -34,6 +40,7 @@ class EngineSettings:
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
+    cache_dir: Path = field(default_factory=default_cache_dir)
     model: str | None = None
     device: str = "cpu"
     top_k: int = 16
@@ -53,10 +60,6 @@ class EngineSettings:
     @property
     def router_dir(self) -> Path:
         return self.data_dir / "routers"
-
-    @property
-    def cache_dir(self) -> Path:
-        return self.data_dir / "cache"
 
 
 def ensure_private_dir(path: Path) -> Path:

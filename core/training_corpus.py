@@ -98,11 +98,28 @@ def sentences_of(passage: str, min_words: int = 6, max_words: int = 40) -> list[
     return found
 
 
-def make_pairs(texts: Iterator[str], limit: int, seed: int, keep_sentence: float = 0.5) -> list[TrainingPair]:
+_QUESTION_WORDS = ("what", "when", "where", "who", "which", "how", "why")
+
+
+def pseudo_question(sentence: str, rng: random.Random) -> str:
+    """A question-shaped query from a sentence: a wh-word, part of the sentence's words, a question mark.
+
+    People ask about a fact with some of its words missing (the answer) and a question word added; a
+    router trained only on whole sentences scores such questions lower than it should.
+    """
+    words = sentence.rstrip(".!?").split()
+    keep = max(3, int(len(words) * rng.uniform(0.4, 0.7)))
+    start = rng.randrange(0, max(1, len(words) - keep + 1))
+    return f"{rng.choice(_QUESTION_WORDS).capitalize()} {' '.join(words[start:start + keep])}?"
+
+
+def make_pairs(texts: Iterator[str], limit: int, seed: int, keep_sentence: float = 0.5,
+               question_share: float = 0.5) -> list[TrainingPair]:
     """Inverse-cloze pairs: one sentence as the query; its passage, with the sentence cut out at random.
 
     Keeping the sentence in half of the passages teaches exact look-ups (a question about a planted fact);
-    cutting it out teaches topical matching (the rest of the passage must still be found).
+    cutting it out teaches topical matching (the rest of the passage must still be found). A share of
+    the queries are turned into pseudo-questions (see :func:`pseudo_question`).
     """
     rng = random.Random(seed)
     pairs: list[TrainingPair] = []
@@ -111,8 +128,9 @@ def make_pairs(texts: Iterator[str], limit: int, seed: int, keep_sentence: float
             candidates = sentences_of(passage)
             if not candidates:
                 continue
-            query = rng.choice(candidates)
-            shown = passage if rng.random() < keep_sentence else passage.replace(query, " ").strip()
+            sentence = rng.choice(candidates)
+            shown = passage if rng.random() < keep_sentence else passage.replace(sentence, " ").strip()
+            query = pseudo_question(sentence, rng) if rng.random() < question_share else sentence
             pairs.append(TrainingPair(query=query, passage=shown, group=group))
     rng.shuffle(pairs)
     return pairs[:limit]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Converted models go to a cache shared by the whole test session, never the user's own ~/.cache.
+os.environ.setdefault("XDG_CACHE_HOME", os.path.join(tempfile.gettempdir(), "memsa-test-cache"))
 
 from tests.support.tiny_models import TinyModel, build_tiny_model  # noqa: E402
 

@@ -19,7 +19,8 @@ from memsa.core.routing import RoutedDocument
 
 
 def _routed(doc_id: int, score: float, chunk: int = 0) -> RoutedDocument:
-    return RoutedDocument(doc_id=doc_id, score=score, layer_scores={0: score}, best_chunk=chunk)
+    return RoutedDocument(doc_id=doc_id, score=score, layer_scores={0: score}, best_chunk=chunk,
+                          relative_score=score - 0.1)
 
 
 def _document(text: str, chunk_chars: int = 20, start: int = 100) -> DocumentRecord:
@@ -30,7 +31,7 @@ def _document(text: str, chunk_chars: int = 20, start: int = 100) -> DocumentRec
 
 
 def test_nothing_above_the_bar_means_no_evidence() -> None:
-    assert choose_evidence([_routed(1, 0.2), _routed(2, 0.1)], abstain_below=0.3, config=AnswerConfig()) == []
+    assert choose_evidence([_routed(1, 0.35), _routed(2, 0.1)], abstain_below=0.3, config=AnswerConfig()) == []
     assert choose_evidence([], abstain_below=0.0, config=AnswerConfig()) == []
 
 

@@ -42,8 +42,10 @@ def test_recall_and_threshold_helpers() -> None:
     scores = torch.tensor([[0.9, 0.1, 0.2], [0.5, 0.4, 0.1], [0.0, 0.1, 0.8]])
     assert recall_at(scores, 1) == pytest.approx(2 / 3)
     assert recall_at(scores, 2) == 1.0
-    bar = abstention_threshold(scores)
-    assert 0.2 < bar <= 0.8
+    bar, shares = abstention_threshold(scores, keep_answerable=1.0)
+    relative = scores - scores.median(dim=1, keepdim=True).values
+    assert bar == pytest.approx(float(relative.diagonal().min()))
+    assert shares["answerable_kept"] == 1.0 and 0.0 <= shares["unanswerable_rejected"] <= 1.0
 
 
 def test_corpus_helpers_make_sensible_pairs() -> None:

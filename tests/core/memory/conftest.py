@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bank_fixtures import make_identity
+from tests.core.memory.bank_fixtures import make_identity
 from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.records import BankIdentity
 

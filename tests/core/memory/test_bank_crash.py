@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from bank_fixtures import assert_no_orphan_rows, check_bank
+from tests.core.memory.bank_fixtures import assert_no_orphan_rows, check_bank
 from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.records import BankIdentity
 

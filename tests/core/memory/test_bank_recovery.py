@@ -6,7 +6,7 @@ import errno
 from pathlib import Path
 
 import pytest
-from bank_fixtures import assert_no_orphan_rows, check_bank, documents_for, source_info
+from tests.core.memory.bank_fixtures import assert_no_orphan_rows, check_bank, documents_for, source_info
 from memsa.core.errors import CorruptBank, InvalidInput, StorageFull, StorageUnavailable
 from memsa.core.memory import tensor_store
 from memsa.core.memory.bank import MemoryBank
