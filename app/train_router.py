@@ -13,7 +13,7 @@ from memsa.core.models import load_model, resolve_model
 from memsa.core.router import RouterProjectors, router_file_name
 from memsa.core.router_training import TrainingConfig, calibrate_abstention, train_router
 from memsa.core.settings import EngineSettings, ensure_private_dir
-from memsa.core.training_corpus import corpus_texts, load_pairs, make_pairs, save_pairs
+from memsa.core.training_corpus import TrainingPair, corpus_texts, load_pairs, make_pairs, save_pairs
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,9 @@ def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _calibrate(args: argparse.Namespace, decoder: Decoder, tokenizer: object, pairs: list, config: TrainingConfig) -> int:
+def _calibrate(
+    args: argparse.Namespace, decoder: Decoder, tokenizer: object, pairs: list[TrainingPair], config: TrainingConfig
+) -> int:
     """``--calibrate ROUTER``: recompute the abstention bar of an existing router on held-out pairs."""
     if not args.calibrate.is_file():
         raise InvalidInput(f"no router file at {args.calibrate}")

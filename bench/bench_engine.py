@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from memsa.core.encoding import encode_documents, tokenize_document
 from memsa.core.engine import DocumentText, Finished, MemoryEngine
 from memsa.core.memory.records import EncodedDocument, NewDocument, SourceInfo
@@ -127,7 +126,8 @@ def main() -> None:
         settings = EngineSettings(data_dir=Path(folder), model=args.model, device=args.device)
         with MemoryEngine.open(settings) as engine:
             rows.append(("machine", f"{args.device}, torch {torch.__version__}, {torch.get_num_threads()} threads"))
-            rows.append(("model", resolve_model(args.model).name + f", router layers {list(engine.router.spec.layers)}"))
+            layers = list(engine.router.spec.layers)
+            rows.append(("model", f"{resolve_model(args.model).name}, router layers {layers}"))
             speed, tokens = encoding_speed(engine, texts)
             rows.append(("encoding tokens/s (memsa stage 1)", f"{speed:,.0f}  ({tokens:,} tokens, {len(texts)} docs)"))
             reference = llama_cpp_prompt_speed(engine, texts) if args.device == "cpu" else None

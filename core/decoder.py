@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -70,7 +71,7 @@ class Decoder:
         backbone = getattr(model, "model", None)
         if backbone is None or not hasattr(backbone, "layers") or not hasattr(backbone, "rotary_emb"):
             raise UnsupportedModel("the model has no Llama/Qwen-style decoder stack (model.layers, rotary_emb)")
-        config = model.config
+        config: Any = model.config
         self.model = model
         self.embed_tokens = backbone.embed_tokens
         self.layers = backbone.layers

@@ -71,7 +71,8 @@ class TorchGenerator:
     @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor) -> tuple[torch.Tensor, object]:
         """Run the prompt ``input_ids: [1, T]``; return next-token logits [1, V] and the KV cache."""
-        output = self.model(input_ids=input_ids.to(self.model.device), use_cache=True)
+        device = next(self.model.parameters()).device
+        output = self.model(input_ids=input_ids.to(device), use_cache=True)
         return output.logits[:, -1], output.past_key_values
 
     @torch.inference_mode()

@@ -109,7 +109,7 @@ def fingerprint_model(spec: ModelSpec) -> str:
     return digest.hexdigest()
 
 
-def _hash_file(digest: "hashlib._Hash", path: Path) -> None:
+def _hash_file(digest: hashlib._Hash, path: Path) -> None:
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 22), b""):
             digest.update(block)

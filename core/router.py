@@ -57,6 +57,9 @@ class RouterSpec:
 class LayerRouter(torch.nn.Module):
     """The projector pair of one router layer, with its input standardisation."""
 
+    input_mean: torch.Tensor
+    input_std: torch.Tensor
+
     def __init__(self, hidden_size: int, key_dim: int) -> None:
         super().__init__()
         self.register_buffer("input_mean", torch.zeros(hidden_size))

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
-
 from memsa.kernels.maxsim import maxsim_scores
 
 from .decoder import Decoder
@@ -41,7 +40,9 @@ class RoutedDocument:
     relative_score: float
 
 
-def question_states(decoder: Decoder, tokenizer: object, question: str, layers: Sequence[int]) -> dict[int, torch.Tensor]:
+def question_states(
+    decoder: Decoder, tokenizer: object, question: str, layers: Sequence[int]
+) -> dict[int, torch.Tensor]:
     """Normed router-layer inputs of the question's tokens, encoded alone from position 0.
 
     Returns:

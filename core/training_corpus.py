@@ -46,9 +46,9 @@ def corpus_texts(doc_root: Path = Path("/usr/share/doc"), max_doc_files: int = 1
     patterns = ("README*", "NEWS*", "*.txt", "*.md", "*.txt.gz", "*.md.gz")
     files = sorted({path for pattern in patterns for path in doc_root.rglob(pattern) if path.is_file()})
     for path in files[:max_doc_files]:
-        text = _read_text(path)
-        if text:
-            yield text
+        content = _read_text(path)
+        if content:
+            yield content
     stdlib = Path(sysconfig.get_paths()["stdlib"])
     for path in sorted(stdlib.glob("*.py")):
         try:
@@ -69,7 +69,9 @@ def _read_text(path: Path) -> str | None:
 
 def passages_of(text: str, min_words: int = 60, max_words: int = 260) -> list[str]:
     """Cut a text into passages of whole paragraphs, ``min_words``..``max_words`` words each."""
-    passages, current, count = [], [], 0
+    passages: list[str] = []
+    current: list[str] = []
+    count = 0
     for paragraph in re.split(r"\n\s*\n", text):
         paragraph = " ".join(paragraph.split())
         words = len(paragraph.split())

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# Set everything up (with test tools), then run the architecture check, the type check and the tests.
+# Set everything up (with test tools), then lint, type-check and run the tests (tests/test_architecture.py
+# checks that imports only go app -> ingest -> core -> kernels).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash packaging/setup.sh --dev
 export QT_QPA_PLATFORM=offscreen
-.venv/bin/lint-imports
 .venv/bin/ruff check .
 .venv/bin/mypy core ingest app kernels
 .venv/bin/python -m pytest "$@"

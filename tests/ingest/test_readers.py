@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from memsa.ingest.discovery import discover
 from memsa.ingest.document import UnreadableDocument
 from memsa.ingest.readers import read_document
@@ -14,7 +13,9 @@ from memsa.ingest.splitting import split_document
 
 def test_markdown_sections_carry_their_heading(tmp_path: Path) -> None:
     path = tmp_path / "n.md"
-    path.write_text("Intro line.\n\n# Trip\nWe fly Friday.\n\nHotel booked.\n\n```\n# not a heading\n```\n## Food\nTarts.\n")
+    path.write_text(
+        "Intro line.\n\n# Trip\nWe fly Friday.\n\nHotel booked.\n\n```\n# not a heading\n```\n## Food\nTarts.\n"
+    )
     document = read_document(path)
     assert document.title == "Trip"
     by_heading = [(document.text[s.start : s.end], s.heading) for s in document.sections]

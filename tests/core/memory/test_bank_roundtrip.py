@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from tests.core.memory.bank_fixtures import LAYERS, check_bank, documents_for, f16, make_encoding, source_info
 from memsa.core.errors import InvalidInput
 from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.records import BankIdentity, NewDocument
+
+from tests.core.memory.bank_fixtures import LAYERS, check_bank, documents_for, f16, make_encoding, source_info
 
 
 def put(bank: MemoryBank, path: str, version: str = "v1") -> list[int]:
