@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--export-pairs", type=Path, default=None, metavar="FILE",
                        help="only gather the training pairs from this machine's text into FILE (JSON lines)")
+    train.add_argument("--question-share", type=float, default=0.5,
+                       help="share of training queries turned into pseudo-questions (0..1)")
+    train.add_argument("--planted-share", type=float, default=0.3,
+                       help="share of training pairs whose sentence is planted in an unrelated passage (0..1)")
     train.add_argument("--pairs-file", type=Path, default=None, metavar="FILE",
                        help="train on pairs gathered earlier with --export-pairs")
     train.add_argument("--calibrate", type=Path, default=None, metavar="ROUTER",

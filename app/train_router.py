@@ -40,8 +40,12 @@ def parse_layers(text: str, n_layers: int) -> tuple[int, ...]:
 def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
     if args.pairs < 200:
         raise InvalidInput("--pairs must be at least 200 (400 of them are held out when there are enough)")
+    for name in ("question_share", "planted_share"):
+        if not 0.0 <= getattr(args, name) <= 1.0:
+            raise InvalidInput(f"--{name.replace('_', '-')} must lie between 0 and 1")
     if args.export_pairs:
-        pairs = make_pairs(corpus_texts(), limit=args.pairs, seed=args.seed)
+        pairs = make_pairs(corpus_texts(), limit=args.pairs, seed=args.seed, question_share=args.question_share,
+                           planted_share=args.planted_share)
         save_pairs(pairs, args.export_pairs)
         print(f"wrote {len(pairs)} training pairs to {args.export_pairs}")
         return 0
@@ -56,7 +60,8 @@ def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
     if args.pairs_file:
         pairs = load_pairs(args.pairs_file)[: args.pairs]
     else:
-        pairs = make_pairs(corpus_texts(), limit=args.pairs, seed=args.seed)
+        pairs = make_pairs(corpus_texts(), limit=args.pairs, seed=args.seed, question_share=args.question_share,
+                           planted_share=args.planted_share)
     held_out = min(400, len(pairs) // 5)
     if args.keep_layers is not None and not 1 <= args.keep_layers <= len(layers):
         raise InvalidInput(f"--keep-layers must be between 1 and the {len(layers)} layers trained")
@@ -68,8 +73,9 @@ def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
          ("keep-layers", args.keep_layers or len(layers)))
     )
     if args.pairs_file:
-        command = f"memsa train-router --export-pairs pairs.jsonl --pairs {args.pairs} --seed {args.seed} && " + \
-            command + " --pairs-file pairs.jsonl"
+        command = (f"memsa train-router --export-pairs pairs.jsonl --pairs {args.pairs} --seed {args.seed} "
+                   f"--question-share {args.question_share} --planted-share {args.planted_share} && {command} "
+                   "--pairs-file pairs.jsonl")
     recipe = {
         "command": command,
         "model": spec.name,
@@ -106,7 +112,9 @@ def _calibrate(
         raise InvalidInput(f"no router file at {args.calibrate}")
     router = RouterProjectors.load(args.calibrate)
     calibrated = calibrate_abstention(router, decoder, tokenizer, pairs, config)
-    command = f"memsa train-router --pairs-file pairs.jsonl --pairs {args.pairs} --calibrate ROUTER"
+    command = (f"memsa train-router --export-pairs pairs.jsonl --pairs 12000 --seed {args.seed} "
+               f"--question-share {args.question_share} && memsa train-router --pairs-file pairs.jsonl "
+               f"--pairs {args.pairs} --calibrate ROUTER")
     calibrated.spec.recipe["calibration"]["command"] = command
     output = args.output or args.calibrate
     calibrated.save(output)

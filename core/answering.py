@@ -39,9 +39,9 @@ class AnswerConfig:
         max_new_tokens: longest answer.
     """
 
-    prompt_documents: int = 3
-    score_margin: float = 0.08
-    excerpt_chars: int = 700
+    prompt_documents: int = 2
+    score_margin: float = 0.05
+    excerpt_chars: int = 480
     max_new_tokens: int = 160
 
     def __post_init__(self) -> None:

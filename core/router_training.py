@@ -48,28 +48,31 @@ class TrainingConfig:
 
 
 @dataclass
-class Features:
-    """Cached backbone features of training pairs for every candidate layer.
+class StateSet:
+    """Router-layer inputs of a set of texts, zero-padded.
 
     Attributes:
-        queries: layer -> [N, Tq, hidden] float16 normed input of the query tokens (zero-padded).
-        query_mask: [N, Tq] bool, real query tokens.
-        passages: layer -> [N, C, hidden] float16 chunk means of the passage's normed input (zero-padded).
-        passage_mask: [N, C] bool, real chunks.
+        states: layer -> [N, L, hidden] float16; L is tokens (queries) or P_r-chunks (passages).
+        mask: [N, L] bool, real tokens or chunks; an all-False row stands for "no text".
     """
 
-    queries: dict[int, torch.Tensor]
-    query_mask: torch.Tensor
-    passages: dict[int, torch.Tensor]
-    passage_mask: torch.Tensor
+    states: dict[int, torch.Tensor]
+    mask: torch.Tensor
+
+    def subset(self, rows: torch.Tensor) -> StateSet:
+        return StateSet({layer: tensor[rows] for layer, tensor in self.states.items()}, self.mask[rows])
+
+
+@dataclass
+class Features:
+    """Cached backbone features of training pairs: query tokens, chunk-pooled passages and hard negatives."""
+
+    queries: StateSet
+    passages: StateSet
+    negatives: StateSet
 
     def subset(self, rows: torch.Tensor) -> Features:
-        return Features(
-            queries={layer: tensor[rows] for layer, tensor in self.queries.items()},
-            query_mask=self.query_mask[rows],
-            passages={layer: tensor[rows] for layer, tensor in self.passages.items()},
-            passage_mask=self.passage_mask[rows],
-        )
+        return Features(self.queries.subset(rows), self.passages.subset(rows), self.negatives.subset(rows))
 
 
 def extract_features(
@@ -79,52 +82,66 @@ def extract_features(
     config: TrainingConfig,
     progress: Callable[[int, int], None] | None = None,
 ) -> Features:
-    """Run the frozen backbone over every query and passage once and keep the router-layer inputs."""
-    queries = [_tokens(tokenizer, pair.query, config.max_query_tokens) for pair in pairs]
-    passages = [_tokens(tokenizer, pair.passage, config.max_passage_tokens) for pair in pairs]
-    query_tokens = max(len(ids) for ids in queries)
-    passage_chunks = max(math.ceil(len(ids) / config.router_chunk_tokens) for ids in passages)
-    hidden, device = decoder.shape.hidden_size, decoder.device
-    features = Features(
-        queries={
-            layer: torch.zeros(len(pairs), query_tokens, hidden, dtype=torch.float16, device=device)
-            for layer in config.layers
-        },
-        query_mask=torch.zeros(len(pairs), query_tokens, dtype=torch.bool, device=device),
-        passages={
-            layer: torch.zeros(len(pairs), passage_chunks, hidden, dtype=torch.float16, device=device)
-            for layer in config.layers
-        },
-        passage_mask=torch.zeros(len(pairs), passage_chunks, dtype=torch.bool, device=device),
+    """Run the frozen backbone over every query, passage and hard negative once; keep router-layer inputs."""
+    texts = {
+        "queries": [_tokens(tokenizer, pair.query, config.max_query_tokens) for pair in pairs],
+        "passages": [_tokens(tokenizer, pair.passage, config.max_passage_tokens) for pair in pairs],
+        "negatives": [_tokens(tokenizer, pair.hard_negative, config.max_passage_tokens) for pair in pairs],
+    }
+    total = sum(len(ids) for sequences in texts.values() for ids in sequences)
+    done = 0
+
+    def step(tokens: int) -> None:
+        nonlocal done
+        done += tokens
+        if progress is not None:
+            progress(done, total)
+
+    pool = config.router_chunk_tokens
+    # Passages and hard negatives share one width so a batch can stack them into one pool.
+    chunks = math.ceil(max(len(ids) for ids in texts["passages"] + texts["negatives"]) / pool)
+    return Features(
+        queries=_states(decoder, texts["queries"], config, None, max(map(len, texts["queries"])), step),
+        passages=_states(decoder, texts["passages"], config, pool, chunks, step),
+        negatives=_states(decoder, texts["negatives"], config, pool, chunks, step),
     )
-    total, done = sum(map(len, queries)) + sum(map(len, passages)), 0
-    for kind, sequences in (("query", queries), ("passage", passages)):
-        for batch in length_batches([len(ids) for ids in sequences], 8192):
-            longest = max(len(sequences[i]) for i in batch)
-            input_ids = torch.zeros(len(batch), longest, dtype=torch.long)
-            for row, index in enumerate(batch):
-                input_ids[row, : len(sequences[index])] = torch.tensor(sequences[index])
-            captured = decoder.capture(input_ids, config.layers)
-            for row, index in enumerate(batch):
-                length = len(sequences[index])
-                for layer, capture in captured.items():
-                    states = capture.normed_input[row, :length]
-                    if kind == "query":
-                        features.queries[layer][index, :length] = states.half()
-                    else:
-                        pooled = chunk_mean(states, config.router_chunk_tokens)
-                        features.passages[layer][index, : pooled.shape[0]] = pooled.half()
-                if kind == "query":
-                    features.query_mask[index, :length] = True
-                else:
-                    features.passage_mask[index, : math.ceil(length / config.router_chunk_tokens)] = True
-                done += length
-            if progress is not None:
-                progress(done, total)
-    return features
+
+
+def _states(decoder: Decoder, sequences: list[list[int]], config: TrainingConfig, pool: int | None,
+            slots: int, step: Callable[[int], None]) -> StateSet:
+    """Normed router-layer inputs of token sequences, per token or chunk-mean pooled over ``pool`` tokens.
+
+    Returns a StateSet with ``slots`` tokens or chunks per row.
+    """
+    device = decoder.device
+    states = {
+        layer: torch.zeros(len(sequences), slots, decoder.shape.hidden_size, dtype=torch.float16, device=device)
+        for layer in config.layers
+    }
+    mask = torch.zeros(len(sequences), slots, dtype=torch.bool, device=device)
+    present = [index for index, ids in enumerate(sequences) if ids]
+    for batch in length_batches([len(sequences[i]) for i in present], 8192):
+        rows = [present[i] for i in batch]
+        longest = max(len(sequences[i]) for i in rows)
+        input_ids = torch.zeros(len(rows), longest, dtype=torch.long)
+        for row, index in enumerate(rows):
+            input_ids[row, : len(sequences[index])] = torch.tensor(sequences[index])
+        captured = decoder.capture(input_ids, config.layers)
+        for row, index in enumerate(rows):
+            length = len(sequences[index])
+            for layer, capture in captured.items():
+                token_states = capture.normed_input[row, :length]
+                pooled = token_states if pool is None else chunk_mean(token_states, pool)
+                states[layer][index, : pooled.shape[0]] = pooled.half()
+            mask[index, : length if pool is None else math.ceil(length / pool)] = True
+        step(sum(len(sequences[i]) for i in rows))
+    return StateSet(states, mask)
 
 
 def _tokens(tokenizer: object, text: str, limit: int) -> list[int]:
+    """Token ids of ``text`` (at most ``limit``); an empty text gives no tokens."""
+    if not text:
+        return []
     ids = tokenizer(text, add_special_tokens=False)["input_ids"]  # type: ignore[operator]
     return list(ids[:limit]) or [0]
 
@@ -154,35 +171,38 @@ def pairwise_scores(
 
 
 def retrieval_scores(router: RouterProjectors, layer: int, features: Features, block: int = 64) -> torch.Tensor:
-    """[N, N] scores of every held-out query against every held-out passage, in query blocks."""
+    """Scores of every query against every passage, then every hard negative, in query blocks.
+
+    Returns:
+        [N, N + M] float32; column i < N is query i's own passage, the M columns after are the hard
+        negatives that exist (a pool where planted facts compete with their topical look-alikes).
+    """
+    has_negative = features.negatives.mask.any(dim=1)
+    pool = torch.cat([features.passages.states[layer], features.negatives.states[layer][has_negative]]).float()
+    pool_mask = torch.cat([features.passages.mask, features.negatives.mask[has_negative]])
+    queries = features.queries
     rows = []
     with torch.no_grad():
-        for start in range(0, features.query_mask.shape[0], block):
+        for start in range(0, queries.mask.shape[0], block):
             stop = start + block
-            rows.append(
-                pairwise_scores(
-                    router,
-                    layer,
-                    features.queries[layer][start:stop].float(),
-                    features.query_mask[start:stop],
-                    features.passages[layer].float(),
-                    features.passage_mask,
-                )
-            )
+            rows.append(pairwise_scores(router, layer, queries.states[layer][start:stop].float(),
+                                        queries.mask[start:stop], pool, pool_mask))
     return torch.cat(rows)
 
 
 def recall_at(scores: torch.Tensor, k: int) -> float:
-    """Fraction of queries whose own passage (the diagonal) ranks in the top ``k``."""
+    """Fraction of queries whose own passage (column i of row i) ranks in the top ``k``."""
     gold = scores.diagonal().unsqueeze(1)
     rank = (scores > gold).sum(dim=1)
     return float((rank < k).float().mean())
 
 
-def fit_standardisation(module: LayerRouter, queries: torch.Tensor, query_mask: torch.Tensor,
-                        passages: torch.Tensor, passage_mask: torch.Tensor) -> None:
+def fit_standardisation(module: LayerRouter, layer: int, features: Features) -> None:
     """Set the layer's input mean/std from the real (unpadded) query tokens and passage chunks."""
-    states = torch.cat([queries[query_mask].float(), passages[passage_mask].float()])
+    states = torch.cat([
+        features.queries.states[layer][features.queries.mask].float(),
+        features.passages.states[layer][features.passages.mask].float(),
+    ])
     module.input_mean.copy_(states.mean(dim=0))
     module.input_std.copy_(states.std(dim=0).clamp_min(1e-4))
 
@@ -195,9 +215,9 @@ def train_layer(router: RouterProjectors, layer: int, train: Features, held_out:
         the held-out recall@1/@5 and the step it was reached at.
     """
     generator = torch.Generator().manual_seed(config.seed + layer)
-    device = train.query_mask.device
+    device = train.queries.mask.device
     module = router.layer(layer)
-    fit_standardisation(module, train.queries[layer], train.query_mask, train.passages[layer], train.passage_mask)
+    fit_standardisation(module, layer, train)
     for projection in (module.router_q_proj, module.router_k_proj):
         weight = torch.randn(projection.weight.shape, generator=generator) / math.sqrt(router.spec.hidden_size)
         projection.weight.data.copy_(weight)
@@ -205,15 +225,18 @@ def train_layer(router: RouterProjectors, layer: int, train: Features, held_out:
     optimiser = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
     best = {"recall@5": -1.0, "recall@1": 0.0, "step": 0}
     best_state = {name: tensor.clone() for name, tensor in module.state_dict().items()}
-    strikes, n_train = 0, train.query_mask.shape[0]
+    strikes, n_train = 0, train.queries.mask.shape[0]
     for step in range(1, config.max_steps + 1):
         rows = torch.randint(0, n_train, (min(config.batch_size, n_train),), generator=generator).to(device)
-        scores = pairwise_scores(
-            router, layer, train.queries[layer][rows].float(), train.query_mask[rows],
-            train.passages[layer][rows].float(), train.passage_mask[rows],
-        )
+        # Columns: the batch's passages (in-batch negatives), then its hard negatives; a pair without
+        # one has an all-masked row there, which scores -inf and drops out of the softmax.
+        pool = torch.cat([train.passages.states[layer][rows], train.negatives.states[layer][rows]]).float()
+        pool_mask = torch.cat([train.passages.mask[rows], train.negatives.mask[rows]])
+        scores = pairwise_scores(router, layer, train.queries.states[layer][rows].float(), train.queries.mask[rows],
+                                 pool, pool_mask)
         # Duplicate draws of one pair are both positives; mask the off-diagonal copies out of the negatives.
         duplicates = (rows[:, None] == rows[None, :]) & ~torch.eye(len(rows), dtype=torch.bool, device=device)
+        duplicates = torch.cat([duplicates, torch.zeros_like(duplicates)], dim=1)
         logits = scores.masked_fill(duplicates, float("-inf")) / config.temperature
         loss = F.cross_entropy(logits, torch.arange(len(rows), device=device))
         optimiser.zero_grad()
@@ -255,7 +278,8 @@ def abstention_threshold(combined: torch.Tensor, keep_answerable: float = 0.95) 
     say it found nothing.
 
     Args:
-        combined: [N, N] combined scores of held-out queries (rows) against their passages (columns).
+        combined: [N, N + M] combined scores of held-out queries against the held-out pool (see
+            :func:`retrieval_scores`).
         keep_answerable: share of answerable held-out questions that must clear the bar.
 
     Returns:
@@ -264,8 +288,8 @@ def abstention_threshold(combined: torch.Tensor, keep_answerable: float = 0.95) 
     """
     relative = relative_scores(combined)
     present = relative.diagonal()
-    eye = torch.eye(combined.shape[0], dtype=torch.bool, device=combined.device)
-    absent = relative.masked_fill(eye, float("-inf")).amax(dim=1)
+    gold = torch.eye(*combined.shape, dtype=torch.bool, device=combined.device)
+    absent = relative.masked_fill(gold, float("-inf")).amax(dim=1)
     bar = float(torch.quantile(present.float(), 1.0 - keep_answerable))
     return bar, {
         "answerable_kept": float((present >= bar).float().mean()),
@@ -330,6 +354,8 @@ def train_router(
     torch.manual_seed(config.seed)
     features = extract_features(decoder, tokenizer, pairs, config, progress)
     n_pairs = len(pairs)
+    if not 0 < config.held_out < n_pairs:
+        raise ValueError("held_out must leave some pairs to train on")
     held_rows = torch.arange(n_pairs - config.held_out, n_pairs, device=decoder.device)
     train_rows = torch.arange(0, n_pairs - config.held_out, device=decoder.device)
     train, held_out = features.subset(train_rows), features.subset(held_rows)

@@ -15,7 +15,7 @@ import random
 import re
 import sysconfig
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9\"'(])")
@@ -24,17 +24,19 @@ _WORD = re.compile(r"\w+")
 
 @dataclass(frozen=True)
 class TrainingPair:
-    """A query sentence and the passage it came from.
+    """A query and the passage the router must find for it.
 
     Attributes:
-        query: one sentence of the passage, used as the routing query.
-        passage: the passage (the sentence kept or cut out, see ``kept``).
+        query: a sentence (or pseudo-question made from one) of the passage.
+        passage: the passage to find.
         group: which source text the passage came from (passages of one group are near neighbours).
+        hard_negative: a passage that must rank below ``passage``, or "" for none (see ``make_pairs``).
     """
 
     query: str
     passage: str
     group: int
+    hard_negative: str = ""
 
 
 def corpus_texts(doc_root: Path = Path("/usr/share/doc"), max_doc_files: int = 1500) -> Iterator[str]:
@@ -116,26 +118,44 @@ def pseudo_question(sentence: str, rng: random.Random) -> str:
 
 
 def make_pairs(texts: Iterator[str], limit: int, seed: int, keep_sentence: float = 0.5,
-               question_share: float = 0.5) -> list[TrainingPair]:
-    """Inverse-cloze pairs: one sentence as the query; its passage, with the sentence cut out at random.
+               question_share: float = 0.5, planted_share: float = 0.0) -> list[TrainingPair]:
+    """Self-supervised (query, passage) pairs from plain texts.
 
-    Keeping the sentence in half of the passages teaches exact look-ups (a question about a planted fact);
-    cutting it out teaches topical matching (the rest of the passage must still be found). A share of
-    the queries are turned into pseudo-questions (see :func:`pseudo_question`).
+    - Inverse cloze: one sentence of a passage is the query; the passage keeps the sentence with
+      probability ``keep_sentence`` (exact look-ups) or loses it (topical matching).
+    - Planted: with probability ``planted_share`` the sentence is instead moved into an unrelated
+      passage, which becomes the positive, and its own passage without it becomes the hard negative. This
+      is how personal facts sit in an archive: a line about the wifi password inside a trip diary, while
+      other notes share the topic's words but not the fact.
+    - A ``question_share`` of queries become pseudo-questions (see :func:`pseudo_question`).
     """
     rng = random.Random(seed)
+    items = [
+        (passage, sentences, group)
+        for group, text in enumerate(texts)
+        for passage in passages_of(text)
+        if (sentences := sentences_of(passage))
+    ]
     pairs: list[TrainingPair] = []
-    for group, text in enumerate(texts):
-        for passage in passages_of(text):
-            candidates = sentences_of(passage)
-            if not candidates:
-                continue
-            sentence = rng.choice(candidates)
-            shown = passage if rng.random() < keep_sentence else passage.replace(sentence, " ").strip()
-            query = pseudo_question(sentence, rng) if rng.random() < question_share else sentence
+    for passage, sentences, group in items:
+        sentence = rng.choice(sentences)
+        query = pseudo_question(sentence, rng) if rng.random() < question_share else sentence
+        without = passage.replace(sentence, " ").strip()
+        host, _, host_group = rng.choice(items)
+        if rng.random() < planted_share and host_group != group:
+            pairs.append(TrainingPair(query, plant(sentence, host, rng), host_group, hard_negative=without))
+        else:
+            shown = passage if rng.random() < keep_sentence else without
             pairs.append(TrainingPair(query=query, passage=shown, group=group))
     rng.shuffle(pairs)
     return pairs[:limit]
+
+
+def plant(sentence: str, passage: str, rng: random.Random) -> str:
+    """``passage`` with ``sentence`` inserted as its own paragraph at a random paragraph boundary."""
+    paragraphs = passage.split("\n\n")
+    paragraphs.insert(rng.randint(0, len(paragraphs)), sentence)
+    return "\n\n".join(paragraphs)
 
 
 def save_pairs(pairs: list[TrainingPair], path: Path) -> None:
@@ -144,7 +164,7 @@ def save_pairs(pairs: list[TrainingPair], path: Path) -> None:
 
     with path.open("w", encoding="utf-8") as handle:
         for pair in pairs:
-            handle.write(json.dumps({"query": pair.query, "passage": pair.passage, "group": pair.group}) + "\n")
+            handle.write(json.dumps(asdict(pair)) + "\n")
 
 
 def load_pairs(path: Path) -> list[TrainingPair]:

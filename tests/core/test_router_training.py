@@ -57,3 +57,21 @@ def test_corpus_helpers_make_sensible_pairs() -> None:
     assert sentences_of(passages[0])
     pairs = make_pairs(iter([text]), limit=10, seed=0)
     assert pairs and all(pair.query for pair in pairs)
+
+
+def test_planted_pairs_move_the_sentence_and_keep_a_hard_negative() -> None:
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india"]
+    texts = [
+        "\n\n".join(
+            " ".join(f"Topic {topic} sentence {word} of part {part} has many plain words." for word in names)
+            for part in names[:3]
+        )
+        for topic in names[:4]
+    ]
+    pairs = make_pairs(iter(texts), limit=100, seed=1, question_share=0.0, planted_share=1.0)
+    planted = [pair for pair in pairs if pair.hard_negative]
+    assert planted
+    for pair in planted:
+        assert pair.query in pair.passage and pair.query not in pair.hard_negative
+        topic = pair.query.split()[1]
+        assert f"Topic {topic} " in pair.hard_negative
