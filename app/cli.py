@@ -76,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="share of training pairs whose sentence is planted in an unrelated passage (0..1)")
     train.add_argument("--pairs-file", type=Path, default=None, metavar="FILE",
                        help="train on pairs gathered earlier with --export-pairs")
+    train.add_argument("--batch-size", type=int, default=512, help="pairs per InfoNCE batch")
+    train.add_argument("--init", type=Path, default=None, metavar="ROUTER",
+                       help="fine-tune an existing router file instead of starting from random projectors")
     train.add_argument("--calibrate", type=Path, default=None, metavar="ROUTER",
                        help="only recompute the abstention bar of an existing router file on held-out pairs")
     train.add_argument("--output", type=Path, default=None,

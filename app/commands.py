@@ -8,11 +8,12 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from tqdm import tqdm
+
 from memsa.core.engine import Answer, Finished, MemoryEngine, Retrieved, TextDelta
 from memsa.core.errors import InvalidInput
 from memsa.core.settings import EngineSettings
 from memsa.ingest.pipeline import FileOutcome, IngestProgress, ingest_paths
-from tqdm import tqdm
 
 SAMPLE_QUESTION = "When is the dentist appointment?"
 

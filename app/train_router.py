@@ -65,12 +65,22 @@ def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
     held_out = min(400, len(pairs) // 5)
     if args.keep_layers is not None and not 1 <= args.keep_layers <= len(layers):
         raise InvalidInput(f"--keep-layers must be between 1 and the {len(layers)} layers trained")
+    start_from = None
+    if args.init:
+        if not args.init.is_file():
+            raise InvalidInput(f"no router file at {args.init}")
+        start_from = RouterProjectors.load(args.init)
+        layers = layers if args.layers else start_from.spec.layers
+    if args.batch_size < 2:
+        raise InvalidInput("--batch-size must be at least 2")
     config = TrainingConfig(layers=layers, max_steps=args.steps, seed=args.seed, held_out=held_out,
-                            keep_layers=args.keep_layers)
+                            keep_layers=args.keep_layers, batch_size=args.batch_size,
+                            **({"n_heads": start_from.spec.n_heads, "head_dim": start_from.spec.head_dim,
+                                "router_chunk_tokens": start_from.spec.router_chunk_tokens} if start_from else {}))
     command = "memsa train-router " + " ".join(
         f"--{name} {value}" for name, value in
         (("layers", ",".join(map(str, layers))), ("pairs", args.pairs), ("steps", args.steps), ("seed", args.seed),
-         ("keep-layers", args.keep_layers or len(layers)))
+         ("keep-layers", args.keep_layers or len(layers)), ("batch-size", args.batch_size))
     )
     if args.pairs_file:
         command = (f"memsa train-router --export-pairs pairs.jsonl --pairs {args.pairs} --seed {args.seed} "
@@ -91,7 +101,10 @@ def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
 
     if args.calibrate:
         return _calibrate(args, decoder, loaded.tokenizer, pairs[-held_out:], config)
-    router = train_router(decoder, loaded.tokenizer, pairs, config, loaded.fingerprint, recipe, report)
+    if start_from is not None:
+        command += f" --init {args.init.name}"
+        recipe = {**recipe, "command": command, "started_from": start_from.spec.recipe}
+    router = train_router(decoder, loaded.tokenizer, pairs, config, loaded.fingerprint, recipe, report, start_from)
     print(file=sys.stderr)
     output = args.output or ensure_private_dir(settings.router_dir) / router_file_name(loaded.fingerprint)
     router.save(output)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from memsa.core.encoding import encode_documents, tokenize_document
 from memsa.core.engine import DocumentText, Finished, MemoryEngine
 from memsa.core.memory.records import EncodedDocument, NewDocument, SourceInfo

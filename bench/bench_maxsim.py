@@ -13,8 +13,9 @@ from collections.abc import Callable
 from functools import partial
 
 import torch
-from memsa.kernels.maxsim import naive
 from torch import Tensor
+
+from memsa.kernels.maxsim import naive
 
 KEY_COUNTS = (15_625, 156_250, 1_562_500)
 DIMS = (192, 576)

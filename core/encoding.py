@@ -1,4 +1,11 @@
-"""Stage 1: encode memory documents, each alone from position 0, into pooled router-layer tensors."""
+"""Stage 1: encode memory documents, each alone from position 0, into pooled router-layer tensors.
+
+Batching packs several documents into one forward pass as rows of similar length, right-padded. With
+causal attention a padded row is exactly a block of its own, so this equals block-diagonal packing of
+the same documents while keeping the fused ``is_causal`` attention path; sorting by length keeps the
+padding small, where one long packed row with an explicit block-diagonal mask would make the CPU
+attention kernel compute (and discard) every cross-document score.
+"""
 
 from __future__ import annotations
 

@@ -208,8 +208,12 @@ def fit_standardisation(module: LayerRouter, layer: int, features: Features) -> 
 
 
 def train_layer(router: RouterProjectors, layer: int, train: Features, held_out: Features,
-                config: TrainingConfig) -> dict[str, float]:
+                config: TrainingConfig, start_from: RouterProjectors | None = None) -> dict[str, float]:
     """Fit one layer's projector pair with InfoNCE; keep the weights of the best held-out recall@5.
+
+    Args:
+        start_from: continue from these projectors' weights and standardisation (fine-tuning) instead of
+            a random start.
 
     Returns:
         the held-out recall@1/@5 and the step it was reached at.
@@ -217,10 +221,13 @@ def train_layer(router: RouterProjectors, layer: int, train: Features, held_out:
     generator = torch.Generator().manual_seed(config.seed + layer)
     device = train.queries.mask.device
     module = router.layer(layer)
-    fit_standardisation(module, layer, train)
-    for projection in (module.router_q_proj, module.router_k_proj):
-        weight = torch.randn(projection.weight.shape, generator=generator) / math.sqrt(router.spec.hidden_size)
-        projection.weight.data.copy_(weight)
+    if start_from is not None:
+        module.load_state_dict(start_from.layer(layer).state_dict())
+    else:
+        fit_standardisation(module, layer, train)
+        for projection in (module.router_q_proj, module.router_k_proj):
+            weight = torch.randn(projection.weight.shape, generator=generator) / math.sqrt(router.spec.hidden_size)
+            projection.weight.data.copy_(weight)
     parameters = [module.router_q_proj.weight, module.router_k_proj.weight]
     optimiser = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
     best = {"recall@5": -1.0, "recall@1": 0.0, "step": 0}
@@ -344,6 +351,7 @@ def train_router(
     model_fingerprint: str,
     recipe: dict[str, object],
     progress: Callable[[int, int], None] | None = None,
+    start_from: RouterProjectors | None = None,
 ) -> RouterProjectors:
     """Train projectors for every layer in ``config.layers`` and record how they were made.
 
@@ -365,7 +373,14 @@ def train_router(
         model_fingerprint=model_fingerprint,
     )
     router = RouterProjectors(spec).to(decoder.device)
-    per_layer = {layer: train_layer(router, layer, train, held_out, config) for layer in config.layers}
+    if start_from is not None:
+        start_from = start_from.to(decoder.device)
+        missing = set(config.layers) - set(start_from.spec.layers)
+        if missing or start_from.spec.key_dim != spec.key_dim:
+            raise ValueError(f"the starting router lacks layers {sorted(missing)} or has another width")
+    per_layer = {
+        layer: train_layer(router, layer, train, held_out, config, start_from) for layer in config.layers
+    }
     with torch.no_grad():
         held_scores = {layer: retrieval_scores(router, layer, held_out) for layer in config.layers}
     layers = select_layers(held_scores, config.keep_layers or len(config.layers))

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import torch
+
 from memsa.kernels.maxsim import maxsim_scores
 
 from .decoder import Decoder

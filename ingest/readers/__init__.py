@@ -6,13 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..document import SourceDocument, UnreadableDocument
-from . import markdown, text
+from . import docx, html, mail, markdown, pdf, text
 
 Reader = Callable[[Path], SourceDocument]
 
 READERS: dict[str, Reader] = {
     **{suffix: text.read for suffix in text.SUFFIXES},
     **{suffix: markdown.read for suffix in markdown.SUFFIXES},
+    **{suffix: html.read for suffix in html.SUFFIXES},
+    **{suffix: pdf.read for suffix in pdf.SUFFIXES},
+    **{suffix: docx.read for suffix in docx.SUFFIXES},
+    **{suffix: mail.read for suffix in mail.SUFFIXES},
 }
 
 

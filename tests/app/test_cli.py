@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-from memsa.app.cli import main
 
+from memsa.app.cli import main
 from tests.support.tiny_models import TinyModel, install_router
 
 

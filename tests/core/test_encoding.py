@@ -7,12 +7,12 @@ import random
 import numpy as np
 import pytest
 import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 from memsa.core.decoder import Decoder
 from memsa.core.encoding import EncodingConfig, TokenizedDocument, encode_documents, length_batches, tokenize_document
 from memsa.core.errors import InvalidInput
 from memsa.core.router import RouterProjectors, RouterSpec
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
 from tests.support.tiny_models import TinyModel, random_text
 
 LAYERS = (1, 3)

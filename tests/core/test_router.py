@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from memsa.core.errors import RouterUnavailable
 from memsa.core.router import RouterProjectors, RouterSpec, find_router, router_file_name
 

@@ -6,11 +6,11 @@ import random
 
 import pytest
 import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
 from memsa.core.decoder import Decoder
 from memsa.core.router_training import TrainingConfig, abstention_threshold, recall_at, train_router
 from memsa.core.training_corpus import TrainingPair, make_pairs, passages_of, sentences_of
-from transformers import AutoModelForCausalLM, AutoTokenizer
-
 from tests.support.tiny_models import WORDS, TinyModel
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from memsa.core.memory.records import RouterKeyMatrix
 from memsa.core.router import RouterProjectors, RouterSpec
 from memsa.core.routing import document_scores, route, route_reference

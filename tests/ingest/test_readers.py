@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from memsa.ingest.discovery import discover
 from memsa.ingest.document import UnreadableDocument
 from memsa.ingest.readers import read_document

@@ -9,8 +9,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import pytest
 import torch
-from memsa.kernels.maxsim import BACKEND_ENV_VAR, choose_backend, maxsim_scores, naive
 from torch import Tensor
+
+from memsa.kernels.maxsim import BACKEND_ENV_VAR, choose_backend, maxsim_scores, naive
 
 ScoreFn = Callable[..., Tensor]
 SHAPES = [(tq, c, d) for tq in (1, 7, 33) for c in (1, 5, 300, 1000) for d in (16, 48, 72)]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
 from memsa.core.memory.bank import INDEX_FILE, MemoryBank
 from memsa.core.memory.index import MemoryIndex
 from memsa.core.memory.records import BankIdentity, EncodedDocument, NewDocument, SourceInfo

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.records import BankIdentity
-
 from tests.core.memory.bank_fixtures import make_identity
 
 

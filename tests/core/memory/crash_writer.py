@@ -12,6 +12,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bank_fixtures import documents_for, make_identity, source_info  # noqa: E402
+
 from memsa.core.memory.bank import MemoryBank  # noqa: E402
 
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.records import BankIdentity
-
 from tests.core.memory.bank_fixtures import assert_no_orphan_rows, check_bank
 
 WRITER = Path(__file__).with_name("crash_writer.py")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from memsa.core.errors import BankMismatch
 from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.records import BankIdentity, EncodedDocument
-
 from tests.core.memory.bank_fixtures import check_bank, documents_for, make_identity, source_info
 
 

@@ -6,12 +6,12 @@ import errno
 from pathlib import Path
 
 import pytest
+
 from memsa.core.errors import CorruptBank, InvalidInput, StorageFull, StorageUnavailable
 from memsa.core.memory import tensor_store
 from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.index import MemoryIndex
 from memsa.core.memory.records import BankIdentity
-
 from tests.core.memory.bank_fixtures import assert_no_orphan_rows, check_bank, documents_for, source_info
 
 

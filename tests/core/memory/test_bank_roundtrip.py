@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 import torch
+
 from memsa.core.errors import InvalidInput
 from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.records import BankIdentity, NewDocument
-
 from tests.core.memory.bank_fixtures import LAYERS, check_bank, documents_for, f16, make_encoding, source_info
 
 

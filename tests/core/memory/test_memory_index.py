@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from memsa.core.errors import CorruptBank
 from memsa.core.memory.index import MIGRATIONS, MemoryIndex, _prefix_bounds
 from memsa.core.memory.records import RowRange
-
 from tests.core.memory.bank_fixtures import documents_for, make_identity, source_info
 
 

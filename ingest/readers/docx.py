@@ -1,0 +1,86 @@
+"""Word (.docx): paragraphs and table rows in order, sections by Heading styles, read with python-docx."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import docx
+from docx.document import Document as WordDocument
+from docx.table import Table
+from docx.text.paragraph import Paragraph
+
+from ..document import SourceDocument, UnreadableDocument
+from .html import assemble
+from .text import read_bytes
+
+SUFFIXES = (".docx",)
+MAX_BYTES = 128 * 1024 * 1024
+MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # zip-bomb guard: the members' declared sizes, summed
+
+
+def _check_zip(raw: bytes) -> None:
+    """Refuse bytes that are not a zip, or whose members would unpack to more than ``MAX_UNPACKED_BYTES``.
+
+    zipfile enforces each member's declared size when reading it, so the declared sum bounds what is unpacked.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            unpacked = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
+        raise UnreadableDocument("not a Word document (damaged, or not a .docx)") from error
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise UnreadableDocument(
+            f"document unpacks to {unpacked / 2**20:.0f} MiB, over the {MAX_UNPACKED_BYTES // 2**20} MiB limit"
+        )
+
+
+def _is_heading(paragraph: Paragraph) -> bool:
+    """Whether the paragraph's style, or a style it is based on, is a Heading (or Title) style."""
+    style = paragraph.style
+    for _ in range(10):  # base-style chains are short; a cycle must not hang the reader
+        if style is None:
+            return False
+        name = (style.name or "").lower()
+        if name.startswith("heading") or name == "title":
+            return True
+        style = style.base_style
+    return False
+
+
+def _row_text(cells: list[str]) -> str:
+    """A table row as one line; merged cells (repeated by python-docx) appear once."""
+    kept: list[str] = []
+    for cell in cells:
+        if cell and (not kept or kept[-1] != cell):
+            kept.append(cell)
+    return " | ".join(kept)
+
+
+def _blocks(document: WordDocument) -> Iterator[tuple[str, bool]]:
+    for item in document.iter_inner_content():
+        if isinstance(item, Paragraph):
+            yield item.text, _is_heading(item)
+        elif isinstance(item, Table):
+            for row in item.rows:
+                yield _row_text([" ".join(cell.text.split()) for cell in row.cells]), False
+
+
+def read(path: Path) -> SourceDocument:
+    """Read a .docx file; every paragraph section carries its nearest heading."""
+    raw = read_bytes(path, MAX_BYTES)
+    _check_zip(raw)
+    try:
+        document = docx.Document(io.BytesIO(raw))
+        blocks = list(_blocks(document))
+        core_title = document.core_properties.title or ""
+    except Exception as error:  # python-docx and lxml raise many kinds on damaged parts; all mean "damaged"
+        raise UnreadableDocument("not a readable Word document (damaged, or not a .docx)") from error
+    text, sections = assemble(blocks)
+    if not text:
+        raise UnreadableDocument("document has no text")
+    first_heading = next((" ".join(block.split()) for block, heading in blocks if heading and block.strip()), "")
+    title = " ".join(core_title.split()) or first_heading or path.stem
+    return SourceDocument(path=str(path), text=text, title=title, sections=sections)
