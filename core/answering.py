@@ -26,6 +26,8 @@ SYSTEM_PROMPT = (
 )
 
 _SENTENCE_START = re.compile(r"(?<=[.!?\n])\s+")
+_CITED_ID = re.compile(r"\[(\d+)\]")
+_CONTENT_WORD = re.compile(r"[^\W_]{3,}|\d+")
 
 
 @dataclass(frozen=True)
@@ -135,3 +137,24 @@ def build_messages(question: str, citations: Sequence[Citation]) -> list[dict[st
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": f"Memory passages:\n\n{passages}\n\nQuestion: {question}"},
     ]
+
+
+def order_by_support(answer: str, citations: Sequence[Citation]) -> list[Citation]:
+    """Put the citations the answer rests on first.
+
+    Routing orders evidence by score; once the model has answered, the passage it drew on is the one a
+    reader wants first. Explicitly cited ids come first in the order the answer names them; the rest
+    follow by how many of the answer's content words (and numbers) their passage contains, then score.
+    """
+    mentioned = [int(match) for match in _CITED_ID.findall(answer)]
+    words = {word.lower() for word in _CONTENT_WORD.findall(_CITED_ID.sub(" ", answer))}
+
+    def support(citation: Citation) -> float:
+        passage = {word.lower() for word in _CONTENT_WORD.findall(citation.snippet)}
+        return len(words & passage) / len(words) if words else 0.0
+
+    def key(citation: Citation) -> tuple[int, float, float]:
+        rank = mentioned.index(citation.doc_id) if citation.doc_id in mentioned else len(mentioned)
+        return rank, -support(citation), -citation.score
+
+    return sorted(citations, key=key)

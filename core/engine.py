@@ -17,6 +17,7 @@ from .answering import (
     build_citations,
     build_messages,
     choose_evidence,
+    order_by_support,
 )
 from .decoder import Decoder
 from .encoding import encode_documents, tokenize_document
@@ -71,7 +72,8 @@ class Answer:
     Attributes:
         question: what was asked.
         text: the whole answer.
-        citations: the evidence shown to the model, best first.
+        citations: the evidence shown to the model, the passages the answer rests on first (empty when
+            the model found nothing in them).
         abstained: true when memory held nothing relevant enough and the model was not asked.
         timings: milliseconds for ``route``, ``first_token`` and ``total``.
     """
@@ -202,7 +204,9 @@ class MemoryEngine:
         text = "".join(pieces).strip()
         timings["total"] = _ms_since(started)
         timings.setdefault("first_token", timings["total"])
-        yield Finished(Answer(question, text, citations, abstained=text.startswith(NOT_FOUND), timings=timings))
+        abstained = text.startswith(NOT_FOUND)
+        cited = [] if abstained else order_by_support(text, citations)
+        yield Finished(Answer(question, text, cited, abstained=abstained, timings=timings))
 
     def generator(self) -> TextGenerator:
         """The answer generator, built on first use: llama.cpp for a GGUF on CPU, else torch."""

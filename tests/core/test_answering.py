@@ -8,10 +8,12 @@ import pytest
 from memsa.core.answering import (
     NOT_FOUND,
     AnswerConfig,
+    Citation,
     build_citations,
     build_messages,
     choose_evidence,
     excerpt_span,
+    order_by_support,
 )
 from memsa.core.errors import InvalidInput
 from memsa.core.memory.records import DocumentRecord
@@ -75,3 +77,17 @@ def test_messages_label_passages_with_ids_and_allow_abstaining() -> None:
 def test_answer_config_validates() -> None:
     with pytest.raises(InvalidInput):
         AnswerConfig(prompt_documents=0)
+
+
+def _citation(doc_id: int, snippet: str, score: float) -> Citation:
+    return Citation(doc_id=doc_id, path=f"/{doc_id}.md", start=0, end=len(snippet), score=score, snippet=snippet)
+
+
+def test_citations_the_answer_rests_on_come_first() -> None:
+    hashing = _citation(3, "Hash a password with a salt before storing it.", 0.32)
+    cabin = _citation(8, "The wifi password at the lake cabin is pinecone-harbor-42.", 0.30)
+    unrelated = _citation(5, "Soup needs lentils.", 0.31)
+    answer = "The wifi password is pinecone-harbor-42."
+    assert [c.doc_id for c in order_by_support(answer, [hashing, unrelated, cabin])] == [8, 3, 5]
+    assert [c.doc_id for c in order_by_support("See [5] and [3].", [hashing, unrelated, cabin])] == [5, 3, 8]
+    assert [c.doc_id for c in order_by_support("", [hashing, unrelated, cabin])] == [3, 5, 8]
