@@ -35,8 +35,7 @@ def main(directory: Path, seed: int) -> None:
             content_hash = f"{seed}:{step}:{path}"
             bank.put_source(source_info(path, content_hash), documents_for(content_hash))
         step += 1
-        if step % 25 == 0:
-            print(step, flush=True)
+        print(step, flush=True)
 
 
 if __name__ == "__main__":
