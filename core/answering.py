@@ -20,9 +20,8 @@ from .routing import RoutedDocument
 NOT_FOUND = "I don't find this in your memory."
 
 SYSTEM_PROMPT = (
-    "You answer questions about the user's own notes. Use only the numbered memory passages. "
-    "Answer in one or two sentences and cite the passage number like [3]. "
-    f"If the passages do not contain the answer, reply exactly: {NOT_FOUND}"
+    "Answer from the numbered memory passages only, in one or two sentences, citing the passage "
+    f"number like [3]. If they do not contain the answer, reply exactly: {NOT_FOUND}"
 )
 
 _SENTENCE_START = re.compile(r"(?<=[.!?\n])\s+")
@@ -43,7 +42,7 @@ class AnswerConfig:
 
     prompt_documents: int = 2
     score_margin: float = 0.05
-    excerpt_chars: int = 480
+    excerpt_chars: int = 420
     max_new_tokens: int = 160
 
     def __post_init__(self) -> None:

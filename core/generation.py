@@ -32,11 +32,13 @@ class LlamaCppGenerator:
         from llama_cpp import Llama
 
         self.stop = stop
+        threads = n_threads or max(1, os.cpu_count() or 1)
         self.llama = Llama(
             model_path=str(gguf_path),
             n_ctx=n_ctx,
             n_batch=512,
-            n_threads=n_threads or max(1, os.cpu_count() or 1),
+            n_threads=threads,
+            n_threads_batch=threads,
             verbose=False,
         )
 
@@ -48,14 +50,9 @@ class LlamaCppGenerator:
             if text:
                 yield text
 
-    def prompt_tokens_per_second(self, prompt_tokens: list[int]) -> float:
-        """Time a prefill of ``prompt_tokens`` (for the benchmark's llama.cpp baseline)."""
-        import time
-
+    def forget_prompt_cache(self) -> None:
+        """Drop the evaluated prompt, so the next prompt is read in full (llama.cpp reuses a shared prefix)."""
         self.llama.reset()
-        started = time.perf_counter()
-        self.llama.eval(prompt_tokens)
-        return len(prompt_tokens) / (time.perf_counter() - started)
 
 
 class TorchGenerator:
