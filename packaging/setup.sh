@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 dev=0
-[[ "${1:-}" == "--dev" ]] && dev=1
+if [[ "${1:-}" == "--dev" ]]; then dev=1; fi
 python=${PYTHON:-python3}
 
 # llama-cpp-python compiles from source (no wheel on PyPI): it needs a C/C++ compiler, and the venv
@@ -24,7 +24,9 @@ fi
 
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 stamp=.venv/.memsa-setup
-want=$( (cat packaging/requirements.txt pyproject.toml packaging/setup.sh; (( dev )) && cat packaging/requirements-dev.txt) | sha256sum | cut -c1-16)
+requirement_files=(packaging/requirements.txt pyproject.toml packaging/setup.sh)
+if (( dev )); then requirement_files+=(packaging/requirements-dev.txt); fi
+want=$(cat "${requirement_files[@]}" | sha256sum | cut -c1-16)
 if [[ -f $stamp ]] && grep -qx "$want" "$stamp"; then
   exit 0
 fi
@@ -42,6 +44,6 @@ if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   [[ $(uname -m) == x86_64 ]] && arch_flags+=" -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
   CMAKE_ARGS="$arch_flags" "${pip[@]}" install llama-cpp-python==0.3.36
 fi
-(( dev )) && "${pip[@]}" install -r packaging/requirements-dev.txt
+if (( dev )); then "${pip[@]}" install -r packaging/requirements-dev.txt; fi
 "${pip[@]}" install --no-deps -e .
 echo "$want" > "$stamp"
