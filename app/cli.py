@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     common = [_common_options(suppress=True)]
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    ingest = sub.add_parser("ingest", parents=common, help="remember files and folders (text, Markdown, PDF, DOCX, HTML, e-mail)")
+    ingest = sub.add_parser(
+        "ingest", parents=common, help="remember files and folders (text, Markdown, PDF, DOCX, HTML, e-mail)"
+    )
     ingest.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     ingest.add_argument("--json", action="store_true", help="print every file's outcome as JSON")
 
