@@ -112,7 +112,6 @@ def print_citations(answer: Answer) -> None:
 def status(settings: EngineSettings, args: argparse.Namespace) -> int:
     with MemoryEngine.open(settings) as engine:
         stats = engine.status()
-        generator = "llama.cpp" if engine.loaded.spec.kind == "gguf" and settings.device == "cpu" else "torch"
         report = {
             "data_dir": str(settings.data_dir),
             "model": engine.loaded.spec.name,
@@ -124,7 +123,7 @@ def status(settings: EngineSettings, args: argparse.Namespace) -> int:
             "router_chunks": stats.router_chunks,
             "kv_chunks": stats.kv_chunks,
             "bytes_on_disk": stats.bytes_on_disk,
-            "answers_by": generator,
+            "answers_by": "llama.cpp" if engine.answers_with_llama_cpp else "torch",
         }
     if args.json:
         print(json.dumps(report))

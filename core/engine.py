@@ -208,13 +208,18 @@ class MemoryEngine:
         cited = [] if abstained else order_by_support(text, citations)
         yield Finished(Answer(question, text, cited, abstained=abstained, timings=timings))
 
+    @property
+    def answers_with_llama_cpp(self) -> bool:
+        """llama.cpp answers for a GGUF model on a CPU (when installed); torch answers otherwise."""
+        return self.loaded.spec.kind == "gguf" and self.settings.device == "cpu" and llama_cpp_available()
+
     def generator(self) -> TextGenerator:
-        """The answer generator, built on first use: llama.cpp for a GGUF on CPU, else torch."""
+        """The answer generator, built on first use (see :attr:`answers_with_llama_cpp`)."""
         if self._generator is None:
             tokenizer = self.loaded.tokenizer
             eos = tokenizer.eos_token  # type: ignore[attr-defined]
             spec = self.loaded.spec
-            if spec.kind == "gguf" and self.settings.device == "cpu" and llama_cpp_available():
+            if self.answers_with_llama_cpp:
                 self._generator = LlamaCppGenerator(spec.path, stop=[eos] if eos else [])
             else:
                 self._generator = TorchGenerator(

@@ -2,7 +2,8 @@
 
 The backbone runs once over the training text; its normed layer inputs (question tokens, and chunk means
 of passage tokens) are cached, and each router layer's projector pair is then fitted on those features.
-Negatives are the other passages of the batch (in-batch negatives), temperature 0.1, as in MSA.
+Negatives are the other passages of the batch (in-batch negatives, as in MSA, temperature 0.1) plus, for
+planted-fact pairs, the passage the fact was taken from (a hard negative).
 """
 
 from __future__ import annotations
