@@ -16,6 +16,14 @@ command -v g++ >/dev/null || need_apt+=(g++ make)
 "$python" -c "import ensurepip, venv" 2>/dev/null || need_apt+=(python3-venv)
 "$python" -c "import sysconfig, os; assert os.path.exists(sysconfig.get_paths()['include'] + '/Python.h')" \
   2>/dev/null || need_apt+=(python3-dev)
+# The desktop app's Qt libraries load these system libraries (GL, EGL, fonts, keyboard maps, D-Bus).
+system_libs=$(PATH="$PATH:/sbin:/usr/sbin" ldconfig -p 2>/dev/null || true)
+if [[ -n $system_libs ]]; then
+  for lib in libEGL.so.1:libegl1 libGL.so.1:libgl1 libxkbcommon.so.0:libxkbcommon0 \
+             libfontconfig.so.1:libfontconfig1 libglib-2.0.so.0:libglib2.0-0 libdbus-1.so.3:libdbus-1-3; do
+    grep -q "${lib%%:*}" <<<"$system_libs" || need_apt+=("${lib##*:}")
+  done
+fi
 if (( ${#need_apt[@]} )); then
   sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
   echo "installing system packages: ${need_apt[*]}"
@@ -25,7 +33,7 @@ fi
 [[ -x .venv/bin/python ]] || "$python" -m venv .venv
 stamp=.venv/.memsa-setup
 requirement_files=(packaging/requirements.txt pyproject.toml packaging/setup.sh)
-if (( dev )); then requirement_files+=(packaging/requirements-dev.txt); fi
+if (( dev )); then requirement_files+=(packaging/requirements-dev.txt packaging/requirements-eval.txt); fi
 want=$(cat "${requirement_files[@]}" | sha256sum | cut -c1-16)
 if [[ -f $stamp ]] && grep -qx "$want" "$stamp"; then
   exit 0
@@ -44,6 +52,8 @@ if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
   [[ $(uname -m) == x86_64 ]] && arch_flags+=" -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
   CMAKE_ARGS="$arch_flags" "${pip[@]}" install llama-cpp-python==0.3.36
 fi
-if (( dev )); then "${pip[@]}" install -r packaging/requirements-dev.txt; fi
+if (( dev )); then
+  "${pip[@]}" install -r packaging/requirements-dev.txt -r packaging/requirements-eval.txt
+fi
 "${pip[@]}" install --no-deps -e .
 echo "$want" > "$stamp"

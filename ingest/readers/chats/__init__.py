@@ -1,0 +1,1 @@
+"""Chat history exports (ChatGPT, WhatsApp, Telegram, Slack, Discord, LoCoMo-style JSON) as conversation documents."""

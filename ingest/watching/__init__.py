@@ -1,0 +1,1 @@
+"""Keeping the memory in step with the disk: ignore rules, a crash-safe queue, reconcile and the watch service."""
