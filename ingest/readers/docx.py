@@ -1,9 +1,11 @@
-"""Word (.docx): paragraphs and table rows in order, sections by Heading styles, read with python-docx."""
+"""Word (.docx): paragraphs and table rows in order, sections by Heading styles, read with python-docx.
+
+The archive passes the shared zip-bomb guard (``archive.SafeZip``) before python-docx opens it.
+"""
 
 from __future__ import annotations
 
 import io
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,30 +15,12 @@ from docx.table import Table
 from docx.text.paragraph import Paragraph
 
 from ..document import SourceDocument, UnreadableDocument
+from .archive import SafeZip
 from .html import assemble
 from .text import read_bytes
 
 SUFFIXES = (".docx",)
 MAX_BYTES = 128 * 1024 * 1024
-MAX_UNPACKED_BYTES = 200 * 1024 * 1024  # zip-bomb guard: the members' declared sizes, summed
-
-
-def _check_zip(raw: bytes) -> None:
-    """Refuse bytes that are not a zip, or whose members would unpack to more than ``MAX_UNPACKED_BYTES``.
-
-    zipfile enforces each member's declared size when reading it, so the declared sum bounds what is unpacked.
-    """
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            unpacked = sum(member.file_size for member in archive.infolist())
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as error:
-        raise UnreadableDocument("not a Word document (damaged, or not a .docx)") from error
-    if unpacked > MAX_UNPACKED_BYTES:
-        raise UnreadableDocument(
-            f"document unpacks to {unpacked / 2**20:.0f} MiB, over the {MAX_UNPACKED_BYTES // 2**20} MiB limit"
-        )
-
-
 def _is_heading(paragraph: Paragraph) -> bool:
     """Whether the paragraph's style, or a style it is based on, is a Heading (or Title) style."""
     style = paragraph.style
@@ -71,7 +55,10 @@ def _blocks(document: WordDocument) -> Iterator[tuple[str, bool]]:
 def read(path: Path) -> SourceDocument:
     """Read a .docx file; every paragraph section carries its nearest heading."""
     raw = read_bytes(path, MAX_BYTES)
-    _check_zip(raw)
+    with SafeZip(raw, "Word document") as archive:
+        if "word/document.xml" not in archive:
+            raise UnreadableDocument("not a readable Word document (no word/document.xml; not a .docx?)")
+        archive.verify()  # python-docx unpacks the parts itself: bound them first
     try:
         document = docx.Document(io.BytesIO(raw))
         blocks = list(_blocks(document))

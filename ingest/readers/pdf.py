@@ -1,11 +1,16 @@
-"""PDF: the text layer, one section per page (``page n``), read with pypdf; scanned PDFs are refused."""
+"""PDF: the text layer, one section per page (heading and anchor ``page n``), read with pypdf.
+
+Refused with a reason: password-protected PDFs (ones encrypted only against printing or copying open with the
+empty password and are read), damaged or truncated files, scanned PDFs (pages of images, no text layer) and
+PDFs whose pages are empty.
+"""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
 
-from pypdf import PdfReader
+from pypdf import PageObject, PdfReader
 from pypdf.errors import DependencyError, FileNotDecryptedError, WrongPasswordError
 
 from ..document import Section, SourceDocument, UnreadableDocument
@@ -45,6 +50,19 @@ def _reason(error: Exception) -> str:
     return message if len(message) <= 120 else message[:117] + "..."
 
 
+def _has_images(page: PageObject) -> bool:
+    """Whether the page draws an image (a scan), judged from its resources."""
+    try:
+        resources = page.get("/Resources")
+        objects = resources.get_object().get("/XObject") if resources is not None else None
+        if objects is None:
+            return False
+        objects = objects.get_object()
+        return any(objects[name].get_object().get("/Subtype") == "/Image" for name in objects)
+    except Exception:  # damaged resources: no evidence of a scan
+        return False
+
+
 def _title(reader: PdfReader) -> str:
     try:
         metadata = reader.metadata
@@ -72,7 +90,7 @@ def read(path: Path) -> SourceDocument:
                 parts.append("\n\n")
                 offset += 2
             parts.append(page_text)
-            sections.append(Section(offset, offset + len(page_text), f"page {number}"))
+            sections.append(Section(offset, offset + len(page_text), f"page {number}", f"page {number}"))
             offset += len(page_text)
     except UnreadableDocument:
         raise
@@ -81,5 +99,7 @@ def read(path: Path) -> SourceDocument:
     except Exception as error:
         raise UnreadableDocument(f"PDF is damaged: {_reason(error)}") from error
     if not sections:
-        raise UnreadableDocument("PDF has no text layer (scanned?)")
+        if any(_has_images(page) for page in pages):
+            raise UnreadableDocument(f"scanned PDF: {len(pages)} pages of images without a text layer")
+        raise UnreadableDocument(f"PDF has no text: its {len(pages)} pages are empty")
     return SourceDocument(path=str(path), text="".join(parts), title=_title(reader) or path.stem, sections=sections)

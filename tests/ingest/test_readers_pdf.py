@@ -12,22 +12,34 @@ from memsa.ingest.document import UnreadableDocument
 from memsa.ingest.readers import read_document
 
 
-def pdf_bytes(pages: list[str | None], title: str | None = None) -> bytes:
-    """A minimal valid PDF: one Helvetica text line per page (None: a page with no text), correct xref."""
+def pdf_bytes(pages: list[str | None], title: str | None = None, scanned: bool = False) -> bytes:
+    """A minimal valid PDF: one Helvetica text line per page (None: a page with no text), correct xref.
+
+    ``scanned``: pages without text draw a 1x1 grey image instead, as a scanner's output does.
+    """
     count = len(pages)
     font = 3 + 2 * count
+    image = font + 1 + (title is not None)
     kids = " ".join(f"{3 + 2 * i} 0 R" for i in range(count))
     objects = [b"<< /Type /Catalog /Pages 2 0 R >>", f"<< /Type /Pages /Kids [{kids}] /Count {count} >>".encode()]
     for i, line in enumerate(pages):
         stream = f"BT /F1 12 Tf 72 712 Td ({line}) Tj ET".encode() if line is not None else b""
+        xobject = ""
+        if line is None and scanned:
+            stream, xobject = b"q 612 0 0 792 0 0 cm /Im1 Do Q", f" /XObject << /Im1 {image} 0 R >>"
         objects.append(
-            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 {font} 0 R >> >> "
-            f"/Contents {4 + 2 * i} 0 R >>".encode()
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 {font} 0 R >>"
+            f"{xobject} >> /Contents {4 + 2 * i} 0 R >>".encode()
         )
         objects.append(b"<< /Length %d >>\nstream\n" % len(stream) + stream + b"\nendstream")
     objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
     if title is not None:
         objects.append(f"<< /Title ({title}) >>".encode())
+    if scanned:
+        objects.append(
+            b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 "
+            b"/Length 1 >>\nstream\n\x80\nendstream"
+        )
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
@@ -37,7 +49,7 @@ def pdf_bytes(pages: list[str | None], title: str | None = None) -> bytes:
     xref = out.tell()
     out.write(b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1))
     out.writelines(b"%010d 00000 n \n" % offset for offset in offsets)
-    info = f" /Info {len(objects)} 0 R" if title is not None else ""
+    info = f" /Info {font + 1} 0 R" if title is not None else ""
     out.write(f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R{info} >>\nstartxref\n{xref}\n%%EOF\n".encode())
     return out.getvalue()
 
@@ -52,6 +64,7 @@ def test_pages_become_sections_with_metadata_title(tmp_path: Path) -> None:
         ("Hello page three", "page 3"),
     ]
     assert document.text == "Hello page one\n\nHello page three"
+    assert [s.anchor for s in document.sections] == ["page 1", "page 3"]
 
 
 def test_title_falls_back_to_file_stem(tmp_path: Path) -> None:
@@ -101,8 +114,12 @@ def test_garbage_and_empty_files_are_damaged(tmp_path: Path) -> None:
         read_document(tmp_path / "empty.pdf")
 
 
-def test_pdf_without_text_layer_is_refused(tmp_path: Path) -> None:
+def test_scanned_and_empty_pdfs_are_told_apart(tmp_path: Path) -> None:
     path = tmp_path / "scan.pdf"
-    path.write_bytes(pdf_bytes([None, None]))
-    with pytest.raises(UnreadableDocument, match=r"^PDF has no text layer \(scanned\?\)$"):
+    path.write_bytes(pdf_bytes([None, None], scanned=True))
+    with pytest.raises(UnreadableDocument, match=r"^scanned PDF: 2 pages of images without a text layer$"):
+        read_document(path)
+    path = tmp_path / "blank.pdf"
+    path.write_bytes(pdf_bytes([None, None, None]))
+    with pytest.raises(UnreadableDocument, match=r"^PDF has no text: its 3 pages are empty$"):
         read_document(path)

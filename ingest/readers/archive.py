@@ -1,0 +1,133 @@
+"""Zip archives opened safely: the one guard against zip bombs for DOCX, ODT, EPUB and Slack exports.
+
+A zip bomb is refused on its declared sizes (member count, total, per member, compression ratio) before any
+byte is unpacked, and again while a member is unpacked, counting the bytes actually produced: a member whose
+header lies about its size cannot unpack past the limits.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..document import UnreadableDocument
+
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ZipLimits:
+    """What an archive may unpack to.
+
+    Attributes:
+        max_members: entries in the archive.
+        max_total_bytes: all members, unpacked, together.
+        max_member_bytes: one member, unpacked.
+        max_ratio: unpacked / packed size of one member (text compresses ~5-20x; bombs 1000x and more);
+            members under ``ratio_floor_bytes`` are exempt, since tiny repetitive files compress very well.
+    """
+
+    max_members: int = 10_000
+    max_total_bytes: int = 512 * 1024 * 1024
+    max_member_bytes: int = 128 * 1024 * 1024
+    max_ratio: float = 200.0
+    ratio_floor_bytes: int = 1024 * 1024
+
+    def __post_init__(self) -> None:
+        if min(self.max_members, self.max_total_bytes, self.max_member_bytes, self.max_ratio) <= 0:
+            raise ValueError("zip limits must be positive")
+
+
+class SafeZip:
+    """A zip archive whose members are read under ``ZipLimits``; ``kind`` names the format in reasons.
+
+    Raises (on construction):
+        UnreadableDocument: not a zip (or damaged), or its declared sizes break the limits.
+    """
+
+    def __init__(self, source: bytes | Path, kind: str, limits: ZipLimits | None = None) -> None:
+        self.kind = kind
+        self.limits = limits or ZipLimits()
+        self._unpacked = 0
+        try:
+            self._archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+            self._members = {info.filename: info for info in self._archive.infolist() if not info.is_dir()}
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as error:
+            raise UnreadableDocument(f"not a readable {kind} (damaged, or not a zip archive)") from error
+        self._check_declared()
+
+    def __enter__(self) -> SafeZip:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._archive.close()
+
+    def names(self) -> list[str]:
+        """Member file names, in archive order."""
+        return list(self._members)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._members
+
+    def read(self, name: str) -> bytes:
+        """A member's bytes, unpacked in chunks that count against the limits.
+
+        Raises:
+            UnreadableDocument: missing member, damaged data, or a limit crossed while unpacking.
+        """
+        info = self._members.get(name)
+        if info is None:
+            raise UnreadableDocument(f"not a readable {self.kind}: {name} is missing")
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            with self._archive.open(info) as member:
+                while chunk := member.read(_CHUNK):
+                    size += len(chunk)
+                    self._unpacked += len(chunk)
+                    self._check_unpacked(name, size, info.compress_size)
+                    chunks.append(chunk)
+        except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError, RuntimeError) as error:
+            # RuntimeError: an encrypted member; NotImplementedError: an unsupported compression method.
+            raise UnreadableDocument(f"not a readable {self.kind}: {name} is damaged or encrypted") from error
+        return b"".join(chunks)
+
+    def verify(self) -> None:
+        """Unpack every member once (discarding the bytes), for code that will read the archive itself."""
+        for name in self._members:
+            self.read(name)
+
+    def _check_declared(self) -> None:
+        limits = self.limits
+        if len(self._members) > limits.max_members:
+            raise UnreadableDocument(
+                f"{self.kind} has {len(self._members)} entries, over the {limits.max_members} limit (zip bomb?)"
+            )
+        total = sum(info.file_size for info in self._members.values())
+        if total > limits.max_total_bytes:
+            raise self._too_big(f"unpacks to {_mib(total)}", _mib(limits.max_total_bytes))
+        for name, info in self._members.items():
+            self._check_unpacked(name, info.file_size, info.compress_size)
+
+    def _check_unpacked(self, name: str, size: int, packed: int) -> None:
+        """Refuse a member of ``size`` unpacked bytes (so far) from ``packed`` bytes, or the archive's running total."""
+        limits = self.limits
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        if size > limits.max_member_bytes:
+            per_member = f"{_mib(limits.max_member_bytes)} per-member"
+            raise self._too_big(f"member {shown} unpacks to {_mib(size)}", per_member)
+        if self._unpacked > limits.max_total_bytes:
+            raise self._too_big(f"unpacks to {_mib(self._unpacked)}", _mib(limits.max_total_bytes))
+        if size > limits.ratio_floor_bytes and size > limits.max_ratio * max(packed, 1):
+            raise self._too_big(
+                f"member {shown} is compressed {size / max(packed, 1):.0f}:1", f"{limits.max_ratio:.0f}:1 ratio"
+            )
+
+    def _too_big(self, what: str, limit: str) -> UnreadableDocument:
+        return UnreadableDocument(f"{self.kind} {what}, over the {limit} limit (zip bomb?)")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.0f} MiB"
