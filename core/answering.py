@@ -60,6 +60,7 @@ class Citation:
         start, end: character span of the excerpt in the source's extracted text.
         score: the routing score.
         snippet: the excerpt itself (the text the model was shown).
+        anchor: where in the source the excerpt sits, for the user (a page, a chat message); may be empty.
     """
 
     doc_id: int
@@ -68,6 +69,7 @@ class Citation:
     end: int
     score: float
     snippet: str
+    anchor: str = ""
 
 
 def choose_evidence(
@@ -124,9 +126,20 @@ def build_citations(
                 end=document.start + end,
                 score=routed.score,
                 snippet=document.text[start:end].strip(),
+                anchor=anchor_of(document.anchors, document.start + start, document.start + end),
             )
         )
     return citations
+
+
+def anchor_of(anchors: Sequence[tuple[int, int, str]], start: int, end: int) -> str:
+    """The anchor of the section holding most of the excerpt [start, end) (source-text offsets), or ""."""
+    best, best_overlap = "", 0
+    for anchor_start, anchor_end, anchor in anchors:
+        overlap = min(end, anchor_end) - max(start, anchor_start)
+        if overlap > best_overlap:
+            best, best_overlap = anchor, overlap
+    return best
 
 
 def build_messages(question: str, citations: Sequence[Citation]) -> list[dict[str, str]]:

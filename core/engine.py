@@ -34,12 +34,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DocumentText:
-    """A memory document to remember: its text and where it sits in its source's text."""
+    """A memory document to remember: its text, where it sits in its source's text, and the anchored
+    sections it covers (``(start, end, anchor)`` in the same offsets)."""
 
     text: str
     start: int
     end: int
     title: str = ""
+    anchors: tuple[tuple[int, int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -136,19 +138,31 @@ class MemoryEngine:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def remember(self, source: SourceInfo, documents: Sequence[DocumentText]) -> Remembered:
-        """Encode ``documents`` and make them the whole content of ``source`` in one transaction."""
+    def remember(
+        self,
+        source: SourceInfo,
+        documents: Sequence[DocumentText],
+        within: Callable[[Remembered], None] | None = None,
+    ) -> Remembered:
+        """Encode ``documents`` and make them the whole content of ``source`` in one transaction.
+
+        ``within`` is called with the result inside that transaction (the ingestion ledger records the
+        file's outcome there, so both commit together).
+        """
         max_tokens = self.settings.encoding.max_document_tokens
         tokenized = [tokenize_document(self.loaded.tokenizer, doc.text, max_tokens) for doc in documents]
         encoded = encode_documents(self.decoder, self.router, tokenized, self.settings.encoding)
+        tokens = sum(doc.n_tokens for doc in tokenized)
         doc_ids = self.bank.put_source(
             source,
             [
-                NewDocument(text=doc.text, start=doc.start, end=doc.end, title=doc.title, encoding=encoding)
+                NewDocument(text=doc.text, start=doc.start, end=doc.end, title=doc.title, encoding=encoding,
+                            anchors=doc.anchors)
                 for doc, encoding in zip(documents, encoded, strict=True)
             ],
+            within=None if within is None else lambda doc_ids: within(Remembered(doc_ids, tokens)),
         )
-        return Remembered(doc_ids=doc_ids, tokens=sum(doc.n_tokens for doc in tokenized))
+        return Remembered(doc_ids=doc_ids, tokens=tokens)
 
     def reencode(self, progress: Callable[[int, int], None] | None = None, batch: int = 32) -> int:
         """Encode every document the bank holds without an encoding (after a model or router change)."""

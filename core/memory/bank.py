@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
-import fcntl
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 import torch
 
-from ..errors import BankMismatch, InvalidInput, StorageUnavailable
+from ..errors import InvalidInput, StorageUnavailable
 from .index import KV_SPACE, ROUTER_SPACE, ROW_SPACES, MemoryIndex
+from .ledger import IngestLedger
+from .opening import acquire_lock, make_private_directory, settle_identity
 from .records import (
     BankIdentity,
     BankStats,
@@ -39,7 +39,7 @@ from .tensor_store import (
 log = logging.getLogger(__name__)
 
 INDEX_FILE = "index.sqlite3"
-LOCK_FILE = "lock"
+_SEPARATORS = [os.sep] + ([os.altsep] if os.altsep else [])
 
 
 class MemoryBank:
@@ -73,6 +73,7 @@ class MemoryBank:
         self._resident: dict[int, ResidentRouterKeys] = {}
         self._lock = threading.RLock()
         self._closed = False
+        self.ledger = IngestLedger(index, self._lock)
 
     @classmethod
     def open(
@@ -100,12 +101,12 @@ class MemoryBank:
         if read_only and adopt_identity:
             raise InvalidInput("A memory opened read-only cannot adopt a new model.")
         if not read_only:
-            _make_private_directory(directory)
-        lock_fd = _acquire_lock(directory, shared=read_only)
+            make_private_directory(directory)
+        lock_fd = acquire_lock(directory, shared=read_only)
         try:
             index = MemoryIndex.open(directory / INDEX_FILE, read_only=read_only)
             try:
-                _settle_identity(index, identity, directory, adopt=adopt_identity, read_only=read_only)
+                settle_identity(index, identity, directory, adopt=adopt_identity, read_only=read_only)
                 bank = cls(
                     directory,
                     identity,
@@ -142,8 +143,17 @@ class MemoryBank:
     ) -> None:
         self.close()
 
-    def put_source(self, source: SourceInfo, documents: Sequence[NewDocument]) -> list[int]:
+    def put_source(
+        self,
+        source: SourceInfo,
+        documents: Sequence[NewDocument],
+        *,
+        within: Callable[[list[int]], None] | None = None,
+    ) -> list[int]:
         """Make ``documents`` the whole content of ``source.path``, atomically; returns their ids in order.
+
+        ``within`` is called with the new ids inside the same transaction, so the writes it makes (the
+        ingestion ledger's) commit or vanish together with the documents.
 
         Raises:
             StorageFull: the disk filled up; the bank still holds what it held before.
@@ -166,6 +176,8 @@ class MemoryBank:
                         rows = next(placed)
                     doc_ids.append(self._index.insert_document(source_id, document, *rows))
                 self._commit_rows(encodings)
+                if within is not None:
+                    within(doc_ids)
             encoded_ids = [
                 doc_id for doc_id, doc in zip(doc_ids, documents, strict=True) if doc.encoding is not None
             ]
@@ -210,8 +222,11 @@ class MemoryBank:
             if not self._index.update_source_stat(path, mtime_ns, size):
                 raise InvalidInput(f"{path} is not in the memory.")
 
-    def rename_source(self, old_path: str, new_path: str) -> None:
-        """Move a source to ``new_path`` without re-encoding; a source already at ``new_path`` is replaced."""
+    def rename_source(
+        self, old_path: str, new_path: str, *, within: Callable[[], None] | None = None
+    ) -> None:
+        """Move a source and its parts to ``new_path`` without re-encoding; a source already at ``new_path``
+        is replaced. ``within`` runs inside the same transaction."""
         if old_path == new_path:
             return
         with self._lock:
@@ -220,11 +235,33 @@ class MemoryBank:
                 removed = self._index.delete_source(new_path)
                 if not self._index.rename_source(old_path, new_path):
                     raise InvalidInput(f"{old_path} is not in the memory.")
+                if within is not None:
+                    within()
             self._update_resident(removed, [], [])
             self._maybe_compact()
 
+    def rename_tree(self, old_path: str, new_path: str, *, within: Callable[[], None] | None = None) -> int:
+        """Move whatever memory holds at or inside ``old_path`` (a file and its parts, a folder's files) to
+        the same place at ``new_path``, without re-encoding; what was at ``new_path`` is replaced. Returns
+        the sources moved; ``within`` runs inside the same transaction."""
+        if old_path == new_path:
+            return 0
+        with self._lock:
+            self._require_writable()
+            with self._index.transaction():
+                removed = self._index.delete_source(new_path)
+                removed += self._index.delete_sources_under(new_path, _SEPARATORS)
+                moved = len(self._index.sources_under(old_path, _SEPARATORS))
+                self._index.rename_source(old_path, new_path)
+                self._index.rename_tree(old_path, new_path, _SEPARATORS)
+                if within is not None:
+                    within()
+            self._update_resident(removed, [], [])
+            self._maybe_compact()
+            return moved
+
     def delete_source(self, path: str) -> int:
-        """Forget one source; returns how many documents went with it."""
+        """Forget one source and its parts; returns how many documents went with them."""
         with self._lock:
             self._require_writable()
             removed = self._index.delete_source(path)
@@ -234,13 +271,31 @@ class MemoryBank:
 
     def delete_sources_under(self, folder: str) -> int:
         """Forget every source inside ``folder`` (not ``folder`` itself, nor a sibling sharing its prefix)."""
-        separators = [os.sep] + ([os.altsep] if os.altsep else [])
         with self._lock:
             self._require_writable()
-            removed = self._index.delete_sources_under(folder, separators)
+            removed = self._index.delete_sources_under(folder, _SEPARATORS)
             self._update_resident(removed, [], [])
             self._maybe_compact()
             return len(removed)
+
+    def forget_tree(self, path: str, *, within: Callable[[], None] | None = None) -> int:
+        """Forget what memory holds at or inside ``path`` in one transaction (``within`` included); returns
+        how many documents went."""
+        with self._lock:
+            self._require_writable()
+            with self._index.transaction():
+                removed = self._index.delete_source(path)
+                removed += self._index.delete_sources_under(path, _SEPARATORS)
+                if within is not None:
+                    within()
+            self._update_resident(removed, [], [])
+            self._maybe_compact()
+            return len(removed)
+
+    def sources_under(self, folder: str) -> list[SourceRecord]:
+        """Sources at or inside ``folder``, readable parts included (they name their ``parent``)."""
+        with self._lock:
+            return self._index.sources_under(folder, _SEPARATORS)
 
     def source(self, path: str) -> SourceRecord | None:
         with self._lock:
@@ -432,66 +487,3 @@ class MemoryBank:
                 f"Layer {layer} is not a router layer of this memory {self.identity.router_layers}."
             )
 
-
-def _make_private_directory(directory: Path) -> None:
-    try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(directory, 0o700)
-    except OSError as error:
-        raise StorageUnavailable(f"Cannot create the memory folder {directory}: {error.strerror}") from error
-
-
-def _acquire_lock(directory: Path, *, shared: bool) -> int:
-    """An flock on DIR/lock, held while the bank is open: exclusive for a writer, shared for readers."""
-    path = directory / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDONLY if shared and path.exists() else os.O_RDWR | os.O_CREAT, 0o600)
-    except OSError as error:
-        raise StorageUnavailable(f"Cannot open the memory folder {directory}: {error.strerror}") from error
-    try:
-        fcntl.flock(fd, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
-    except BlockingIOError as error:
-        os.close(fd)
-        raise StorageUnavailable(
-            f"{directory}: memory is in use by another memsa process; close it and try again."
-        ) from error
-    except OSError as error:
-        os.close(fd)
-        raise StorageUnavailable(f"Cannot lock the memory folder {directory}: {error.strerror}") from error
-    return fd
-
-
-def _settle_identity(
-    index: MemoryIndex, identity: BankIdentity, directory: Path, *, adopt: bool, read_only: bool
-) -> None:
-    """Check that the bank belongs to ``identity``; record it on a new bank, or adopt it if asked."""
-    stored = index.identity()
-    if stored is None:
-        if read_only:
-            raise StorageUnavailable(f"There is no memory at {directory} yet; add some folders first.")
-        index.set_identity(identity)
-        return
-    differing = [
-        field.name
-        for field in dataclasses.fields(BankIdentity)
-        if field.name != "model_name" and getattr(stored, field.name) != getattr(identity, field.name)
-    ]
-    if not differing:
-        if stored != identity and not read_only:
-            index.set_identity(identity)  # only the display name changed
-        return
-    if not adopt:
-        raise BankMismatch(
-            f"The memory at {directory} was built for {stored.describe()}, not {identity.describe()} "
-            f"(differs in {', '.join(differing)}); "
-            "run `memsa reencode` to re-encode the memory for the new model."
-        )
-    generation = max(space.generation for space in index.row_spaces().values()) + 1
-    with index.transaction():
-        index.clear_encodings()
-        for space in ROW_SPACES:
-            index.set_row_space(space, committed_rows=0, generation=generation)
-        index.set_identity(identity)
-    log.warning(
-        "the memory at %s now belongs to %s; its documents need re-encoding", directory, identity.describe()
-    )

@@ -25,6 +25,7 @@ from .records import (
     SourceInfo,
     SourceRecord,
 )
+from .schema import MIGRATIONS
 
 log = logging.getLogger(__name__)
 
@@ -38,75 +39,10 @@ _ROW_COLUMNS = {
     KV_SPACE: ("kv_row_start", "kv_row_count"),
 }
 
-# Applied in order, each once, recorded by name in `migrations`. Never edit an applied one: append a new one.
-MIGRATIONS: tuple[tuple[str, str], ...] = (
-    (
-        "0001_bank",
-        """
-        CREATE TABLE bank_identity (
-            id INTEGER PRIMARY KEY CHECK (id = 1),
-            identity_json TEXT NOT NULL
-        );
-        CREATE TABLE sources (
-            id INTEGER PRIMARY KEY,
-            path TEXT NOT NULL UNIQUE,
-            content_hash TEXT NOT NULL,
-            mtime_ns INTEGER NOT NULL,
-            size INTEGER NOT NULL
-        );
-        -- AUTOINCREMENT: a document id is shown to the model and cited, so it must never be reused.
-        CREATE TABLE documents (
-            id INTEGER PRIMARY KEY AUTOINCREMENT,
-            source_id INTEGER NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
-            start INTEGER NOT NULL,
-            "end" INTEGER NOT NULL,
-            title TEXT NOT NULL,
-            text TEXT NOT NULL,
-            n_tokens INTEGER NOT NULL,
-            router_row_start INTEGER,
-            router_row_count INTEGER,
-            kv_row_start INTEGER,
-            kv_row_count INTEGER,
-            router_chunk_spans BLOB,
-            CHECK ((router_row_start IS NULL) = (kv_row_start IS NULL))
-        );
-        CREATE INDEX documents_by_source ON documents(source_id);
-        CREATE INDEX documents_by_router_row ON documents(router_row_start, router_row_count);
-        CREATE INDEX documents_by_kv_row ON documents(kv_row_start, kv_row_count);
-        -- live_rows is kept by the triggers below, so dead rows = committed_rows - live_rows without a scan.
-        CREATE TABLE row_spaces (
-            name TEXT PRIMARY KEY,
-            generation INTEGER NOT NULL,
-            committed_rows INTEGER NOT NULL,
-            live_rows INTEGER NOT NULL
-        );
-        INSERT INTO row_spaces VALUES ('router', 0, 0, 0), ('kv', 0, 0, 0);
-        CREATE TRIGGER documents_rows_insert AFTER INSERT ON documents BEGIN
-            UPDATE row_spaces SET live_rows = live_rows + COALESCE(NEW.router_row_count, 0)
-                WHERE name = 'router';
-            UPDATE row_spaces SET live_rows = live_rows + COALESCE(NEW.kv_row_count, 0) WHERE name = 'kv';
-        END;
-        CREATE TRIGGER documents_rows_delete AFTER DELETE ON documents BEGIN
-            UPDATE row_spaces SET live_rows = live_rows - COALESCE(OLD.router_row_count, 0)
-                WHERE name = 'router';
-            UPDATE row_spaces SET live_rows = live_rows - COALESCE(OLD.kv_row_count, 0) WHERE name = 'kv';
-        END;
-        CREATE TRIGGER documents_rows_update AFTER UPDATE OF router_row_count, kv_row_count ON documents BEGIN
-            UPDATE row_spaces
-                SET live_rows = live_rows + COALESCE(NEW.router_row_count, 0)
-                    - COALESCE(OLD.router_row_count, 0)
-                WHERE name = 'router';
-            UPDATE row_spaces
-                SET live_rows = live_rows + COALESCE(NEW.kv_row_count, 0) - COALESCE(OLD.kv_row_count, 0)
-                WHERE name = 'kv';
-        END;
-        """,
-    ),
-)
-
 _DOCUMENT_COLUMNS = """
     d.id, d.source_id, s.path, d.start, d."end", d.title, d.text, d.n_tokens,
-    d.router_row_start, d.router_row_count, d.kv_row_start, d.kv_row_count, d.router_chunk_spans
+    d.router_row_start, d.router_row_count, d.kv_row_start, d.kv_row_count, d.router_chunk_spans,
+    d.anchors_json
 """
 
 
@@ -214,6 +150,11 @@ class MemoryIndex:
     def close(self) -> None:
         self._conn.close()
 
+    @property
+    def connection(self) -> apsw.Connection:
+        """The connection, for the other module that owns tables here (the ingestion ledger)."""
+        return self._conn
+
     def _migrate(self) -> None:
         with self._conn:
             self._conn.execute(
@@ -274,9 +215,18 @@ class MemoryIndex:
     def sources(self) -> list[SourceRecord]:
         return self._select_sources("", ())
 
+    def sources_under(self, folder: str, separators: Sequence[str]) -> list[SourceRecord]:
+        """Sources at ``folder`` itself or inside it, parts included."""
+        found = self._select_sources("WHERE s.path = ?", (folder,))
+        for separator in separators:
+            low, high = _prefix_bounds(folder, separator)
+            found += self._select_sources("WHERE s.path >= ? AND s.path < ?", (low, high))
+        return sorted(found, key=lambda source: source.path)
+
     def _select_sources(self, where: str, bindings: tuple[str, ...]) -> list[SourceRecord]:
         sql = f"""SELECT s.id, s.path, s.content_hash, s.mtime_ns, s.size,
-                         (SELECT COUNT(*) FROM documents d WHERE d.source_id = s.id)
+                         (SELECT COUNT(*) FROM documents d WHERE d.source_id = s.id),
+                         COALESCE(s.parent_path, '')
                   FROM sources s {where} ORDER BY s.path"""
         return [SourceRecord(*row) for row in self._conn.execute(sql, bindings)]
 
@@ -284,11 +234,12 @@ class MemoryIndex:
         """Insert or update the source row of ``source.path``; returns its id."""
         with self.transaction():
             cursor = self._conn.execute(
-                """INSERT INTO sources (path, content_hash, mtime_ns, size) VALUES (?, ?, ?, ?)
+                """INSERT INTO sources (path, content_hash, mtime_ns, size, parent_path)
+                   VALUES (?, ?, ?, ?, NULLIF(?, ''))
                    ON CONFLICT(path) DO UPDATE SET content_hash = excluded.content_hash,
-                       mtime_ns = excluded.mtime_ns, size = excluded.size
+                       mtime_ns = excluded.mtime_ns, size = excluded.size, parent_path = excluded.parent_path
                    RETURNING id""",
-                (source.path, source.content_hash, source.mtime_ns, source.size),
+                (source.path, source.content_hash, source.mtime_ns, source.size, source.parent),
             )
             return int(_single_row(cursor)[0])
 
@@ -300,9 +251,32 @@ class MemoryIndex:
             return self._conn.changes() > 0
 
     def rename_source(self, old_path: str, new_path: str) -> bool:
+        """Move source ``old_path`` and its parts (``old_path#part`` -> ``new_path#part``)."""
         with self.transaction():
             self._conn.execute("UPDATE sources SET path = ? WHERE path = ?", (new_path, old_path))
-            return self._conn.changes() > 0
+            renamed = self._conn.changes() > 0
+            self._conn.execute(
+                "UPDATE sources SET path = ? || substr(path, ?), parent_path = ? WHERE parent_path = ?",
+                (new_path, len(old_path) + 1, new_path, old_path),
+            )
+            return renamed
+
+    def rename_tree(self, old_folder: str, new_folder: str, separators: Sequence[str]) -> int:
+        """Move every source inside ``old_folder`` to the same place inside ``new_folder``; returns how many."""
+        moved = 0
+        with self.transaction():
+            for separator in separators:
+                low, high = _prefix_bounds(old_folder, separator)
+                new_low, _ = _prefix_bounds(new_folder, separator)
+                self._conn.execute(
+                    """UPDATE sources SET path = ? || substr(path, ?),
+                           parent_path = CASE WHEN parent_path IS NULL THEN NULL
+                                              ELSE ? || substr(parent_path, ?) END
+                       WHERE path >= ? AND path < ?""",
+                    (new_low, len(low) + 1, new_low, len(low) + 1, low, high),
+                )
+                moved += self._conn.changes()
+        return moved
 
     def delete_documents_of(self, path: str) -> list[int]:
         """Delete the documents of source ``path`` (keeping the source row); returns their ids."""
@@ -315,10 +289,13 @@ class MemoryIndex:
             return [doc_id for (doc_id,) in rows]
 
     def delete_source(self, path: str) -> list[int]:
-        """Delete source ``path`` and its documents; returns the deleted document ids."""
+        """Delete source ``path``, its parts and their documents; returns the deleted document ids."""
         with self.transaction():
             doc_ids = self.delete_documents_of(path)
-            self._conn.execute("DELETE FROM sources WHERE path = ?", (path,))
+            parts = "SELECT id FROM sources WHERE parent_path = ?"
+            rows = self._conn.execute(f"DELETE FROM documents WHERE source_id IN ({parts}) RETURNING id", (path,))
+            doc_ids.extend(doc_id for (doc_id,) in rows)
+            self._conn.execute("DELETE FROM sources WHERE path = ? OR parent_path = ?", (path, path))
         return doc_ids
 
     def delete_sources_under(self, folder: str, separators: Sequence[str]) -> list[int]:
@@ -348,8 +325,8 @@ class MemoryIndex:
         with self.transaction():
             cursor = self._conn.execute(
                 """INSERT INTO documents (source_id, start, "end", title, text, n_tokens, router_row_start,
-                       router_row_count, kv_row_start, kv_row_count, router_chunk_spans)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                       router_row_count, kv_row_start, kv_row_count, router_chunk_spans, anchors_json)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 (
                     source_id,
                     document.start,
@@ -360,6 +337,7 @@ class MemoryIndex:
                     *_range_values(router_rows),
                     *_range_values(kv_rows),
                     spans,
+                    json.dumps([list(anchor) for anchor in document.anchors], ensure_ascii=False),
                 ),
             )
             return int(_single_row(cursor)[0])
@@ -474,6 +452,7 @@ def _document_record(row: tuple) -> DocumentRecord:
         kv_start,
         kv_count,
         spans,
+        anchors_json,
     ) = row
     return DocumentRecord(
         doc_id=doc_id,
@@ -487,4 +466,5 @@ def _document_record(row: tuple) -> DocumentRecord:
         router_rows=_row_range(r_start, r_count),
         kv_rows=_row_range(kv_start, kv_count),
         router_chunk_spans=_spans_from_blob(spans),
+        anchors=tuple((int(start), int(end), str(anchor)) for start, end, anchor in json.loads(anchors_json)),
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 import torch
@@ -60,14 +61,23 @@ class EncodedDocument:
     router_chunk_spans: np.ndarray
 
 
+Anchor = tuple[int, int, str]
+"""``(start, end, anchor)``: where a section sits in its source's text and how to name it for the user."""
+
+
 @dataclass(frozen=True)
 class SourceInfo:
-    """A file on disk as the bank records it."""
+    """A file on disk as the bank records it.
+
+    ``parent`` is set for a readable part inside a file (``path`` is then ``f"{parent}#{part}"``): a part is
+    renamed and forgotten together with its parent.
+    """
 
     path: str
     content_hash: str
     mtime_ns: int
     size: int
+    parent: str = ""
 
 
 @dataclass(frozen=True)
@@ -75,7 +85,7 @@ class NewDocument:
     """A memory document to store: its text, where it came from in the source, and its encoding.
 
     ``start``/``end`` are character offsets of ``text`` inside the source's extracted text, so a citation
-    can point back into the file.
+    can point back into the file; ``anchors`` are the anchored sections it covers, in the same offsets.
     """
 
     text: str
@@ -83,6 +93,7 @@ class NewDocument:
     end: int
     title: str
     encoding: EncodedDocument | None
+    anchors: tuple[Anchor, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -108,6 +119,7 @@ class DocumentRecord:
     router_rows: RowRange | None
     kv_rows: RowRange | None
     router_chunk_spans: np.ndarray = field(repr=False)
+    anchors: tuple[Anchor, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -120,6 +132,7 @@ class SourceRecord:
     mtime_ns: int
     size: int
     documents: int
+    parent: str = ""
 
 
 @dataclass(frozen=True)
@@ -148,3 +161,87 @@ class BankStats:
     kv_chunks: int
     bytes_on_disk: int
     identity: BankIdentity | None
+
+
+OutcomeStatus = Literal["added", "updated", "unchanged", "moved", "skipped", "failed", "removed"]
+"""What happened to a file: stored anew, re-encoded, found unchanged, moved without re-encoding, skipped by
+a rule (size cap, a link out of its folder), failed (with the reason), or removed from memory."""
+
+
+@dataclass(frozen=True)
+class FileOutcome:
+    """What happened to one file, as recorded (every status but ``removed`` is kept until the next one).
+
+    Attributes:
+        path: the file.
+        status: see :data:`OutcomeStatus`.
+        reason: why it failed or was skipped, where it moved from; empty otherwise.
+        documents: memory documents it now holds (its readable parts included).
+        tokens: tokens encoded for it by this outcome.
+        at: when it was recorded (seconds since the epoch).
+    """
+
+    path: str
+    status: OutcomeStatus
+    reason: str = ""
+    documents: int = 0
+    tokens: int = 0
+    at: float = 0.0
+
+
+@dataclass(frozen=True)
+class WatchedRoot:
+    """A folder kept in step with memory.
+
+    Attributes:
+        path: the folder, absolute.
+        excludes: its own gitignore-style patterns, on top of ``.memsaignore`` files.
+        counts: recorded outcomes per status for files inside it.
+        last_scan: when a reconcile last finished walking it (seconds since the epoch), None before the first.
+    """
+
+    path: str
+    excludes: tuple[str, ...]
+    counts: dict[str, int]
+    last_scan: float | None
+
+
+QueueKind = Literal["created", "modified", "deleted", "moved", "scan"]
+
+
+@dataclass(frozen=True)
+class QueueEvent:
+    """A filesystem event to record: ``path`` changed in this way (moved to ``destination``) at ``at``."""
+
+    path: str
+    kind: QueueKind
+    at: float
+    destination: str | None = None
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """A recorded event waiting for the worker."""
+
+    entry_id: int
+    path: str
+    kind: QueueKind
+    at: float
+    destination: str | None = None
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """Ledger writes that commit together with a change of memory (or alone, when memory did not change).
+
+    Attributes:
+        done: queue entries this result answers; they leave the queue.
+        outcome: the outcome to record (``removed`` deletes the recorded outcomes at and under its path).
+        stat: (mtime_ns, size) the file had when it was read, so an unchanged failure is not retried.
+        enqueue: follow-up work (a moved file's new path, the files of a new folder).
+    """
+
+    done: tuple[int, ...] = ()
+    outcome: FileOutcome | None = None
+    stat: tuple[int, int] | None = None
+    enqueue: tuple[QueueEvent, ...] = ()
