@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..document import SourceDocument, UnreadableDocument
-from . import docx, html, mail, markdown, pdf, text
+from . import docx, epub, html, mail, markdown, odt, pdf, text
 
 Reader = Callable[[Path], SourceDocument]
 
@@ -16,6 +16,8 @@ READERS: dict[str, Reader] = {
     **{suffix: html.read for suffix in html.SUFFIXES},
     **{suffix: pdf.read for suffix in pdf.SUFFIXES},
     **{suffix: docx.read for suffix in docx.SUFFIXES},
+    **{suffix: odt.read for suffix in odt.SUFFIXES},
+    **{suffix: epub.read for suffix in epub.SUFFIXES},
     **{suffix: mail.read for suffix in mail.SUFFIXES},
 }
 

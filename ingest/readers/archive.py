@@ -12,6 +12,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from lxml import etree
+
 from ..document import UnreadableDocument
 
 _CHUNK = 64 * 1024
@@ -130,4 +132,20 @@ class SafeZip:
 
 
 def _mib(size: int) -> str:
-    return f"{size / 2**20:.0f} MiB"
+    return f"{size / 2**20:.0f} MiB" if size >= 2**20 else f"{size} bytes"
+
+
+def parse_xml(raw: bytes, kind: str, part: str) -> etree._Element:
+    """Parse an XML part of an archive without fetching or expanding external entities.
+
+    Raises:
+        UnreadableDocument: the part is not well-formed XML.
+    """
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_comments=True, huge_tree=False)
+    try:
+        root = etree.fromstring(raw, parser)
+    except etree.XMLSyntaxError as error:
+        raise UnreadableDocument(f"not a readable {kind}: {part} is damaged ({error.msg})") from error
+    if root is None:
+        raise UnreadableDocument(f"not a readable {kind}: {part} is empty")
+    return root

@@ -3,9 +3,10 @@
 Decoding order: a byte-order mark (UTF-8, UTF-16, UTF-32); strict UTF-8 (most files); UTF-16 without a BOM,
 recognised by its pattern of NUL bytes; otherwise charset-normalizer's detection on the first MiB (legacy
 code pages such as Windows-1252, Latin-1, Windows-1251, Shift-JIS). Text is read as Windows-1252 when it
-decodes as such and either fewer than 32 bytes are non-ASCII (too little for detection) or the detector chose a
-Latin look-alike without recognising a Central European language (it often mistakes Windows-1252 for
-Windows-1250). Bytes no text encoding fits, NUL bytes and runs of control characters mark a binary file.
+decodes as such and fewer than 32 bytes are non-ASCII (too little for detection), or the detector found it as
+good as its first choice, or chose a Latin look-alike without recognising a Central European language (it
+often mistakes Windows-1252 for Windows-1250). Bytes no text encoding fits, NUL bytes and runs of control
+characters mark a binary file.
 """
 
 from __future__ import annotations
@@ -107,9 +108,11 @@ def _detect(raw: bytes) -> str:
     matches = [match for match in from_bytes(sample) if not match.encoding.startswith(("utf_16", "utf_32"))]
     best = matches[0] if matches else None
     too_little_evidence = sum(byte >= 0x80 for byte in sample[:65536]) < 32
+    cp1252_ties = any(m.encoding == "cp1252" and best and m.chaos <= best.chaos + 0.01 for m in matches)
     if (
         best is None
         or too_little_evidence
+        or cp1252_ties
         or (best.encoding in _WESTERN_LOOKALIKES and best.language not in _CENTRAL_EUROPEAN)
     ):
         try:
