@@ -215,12 +215,17 @@ class MemoryBank:
                 self._commit_rows(encodings)
             self._update_resident([], [doc_id for doc_id, _ in items], encodings)
 
-    def update_source_stat(self, path: str, mtime_ns: int, size: int) -> None:
-        """Record a new mtime/size for a source whose content did not change."""
-        with self._lock:
+    def update_source_stat(
+        self, path: str, mtime_ns: int, size: int, *, within: Callable[[], None] | None = None
+    ) -> None:
+        """Record a new mtime/size for a source whose content did not change (``within`` in the same
+        transaction)."""
+        with self._lock, self._index.transaction():
             self._require_writable()
             if not self._index.update_source_stat(path, mtime_ns, size):
                 raise InvalidInput(f"{path} is not in the memory.")
+            if within is not None:
+                within()
 
     def rename_source(
         self, old_path: str, new_path: str, *, within: Callable[[], None] | None = None
@@ -291,6 +296,11 @@ class MemoryBank:
             self._update_resident(removed, [], [])
             self._maybe_compact()
             return len(removed)
+
+    def parts_of(self, path: str) -> list[SourceRecord]:
+        """The readable parts (``path#part``) stored for file ``path``."""
+        with self._lock:
+            return self._index.parts_of(path)
 
     def sources_under(self, folder: str) -> list[SourceRecord]:
         """Sources at or inside ``folder``, readable parts included (they name their ``parent``)."""

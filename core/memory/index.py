@@ -215,6 +215,10 @@ class MemoryIndex:
     def sources(self) -> list[SourceRecord]:
         return self._select_sources("", ())
 
+    def parts_of(self, path: str) -> list[SourceRecord]:
+        """The readable parts stored for file ``path``."""
+        return self._select_sources("WHERE s.parent_path = ?", (path,))
+
     def sources_under(self, folder: str, separators: Sequence[str]) -> list[SourceRecord]:
         """Sources at ``folder`` itself or inside it, parts included."""
         found = self._select_sources("WHERE s.path = ?", (folder,))
