@@ -6,25 +6,28 @@ ask questions. It is not thread-safe; one thread owns it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .answering import (
     NOT_FOUND,
     Citation,
-    build_citations,
     build_messages,
-    choose_evidence,
     order_by_support,
 )
 from .decoder import Decoder
 from .encoding import encode_documents, tokenize_document
 from .generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
+from .interleave.rounds import DocumentsRead, RoundRecord, RoundStarted, run_rounds
 from .memory.bank import MemoryBank
 from .memory.records import BankIdentity, BankStats, NewDocument, SourceInfo
 from .models import LoadedModel, load_model, resolve_model
+from .msa.prompt import chat_frame
+from .msa.sparse import SparseGenerator
 from .router import RouterProjectors, find_router, shipped_router_dir
 from .routing import RoutedDocument, question_states, route
 from .settings import EngineSettings, ensure_private_dir
@@ -78,6 +81,7 @@ class Answer:
             the model found nothing in them).
         abstained: true when memory held nothing relevant enough and the model was not asked.
         timings: milliseconds for ``route``, ``first_token`` and ``total``.
+        rounds: every interleave round: its query, the documents it read with their scores, its outcome.
     """
 
     question: str
@@ -85,6 +89,7 @@ class Answer:
     citations: list[Citation]
     abstained: bool
     timings: dict[str, float] = field(default_factory=dict)
+    rounds: list[RoundRecord] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,7 +99,7 @@ class Finished:
     answer: Answer
 
 
-AnswerEvent = Retrieved | TextDelta | Finished
+AnswerEvent = RoundStarted | DocumentsRead | Retrieved | TextDelta | Finished
 
 
 class MemoryEngine:
@@ -124,7 +129,11 @@ class MemoryEngine:
         spec = resolve_model(settings.model)
         loaded = load_model(spec, cache_dir=settings.cache_dir)
         loaded.model.to(settings.device)
-        router = find_router(loaded.fingerprint, [settings.router_dir, shipped_router_dir()], spec.name)
+        router: RouterProjectors
+        if loaded.msa is not None:  # an MSA checkpoint carries its router and pooling size
+            router, settings = loaded.msa.router, loaded.msa.engine_settings(settings)
+        else:
+            router = find_router(loaded.fingerprint, [settings.router_dir, shipped_router_dir()], spec.name)
         router.to(settings.device)
         bank = MemoryBank.open(settings.bank_dir, identity_of(loaded, router, settings), adopt_identity=adopt_identity)
         return cls(settings, loaded, router, bank)
@@ -192,19 +201,39 @@ class MemoryEngine:
         states = question_states(self.decoder, self.loaded.tokenizer, question, self.router.spec.layers)
         return route(self.router, states, self.bank.router_keys, top_k or self.settings.top_k)
 
-    def ask(self, question: str, top_k: int | None = None) -> Iterator[AnswerEvent]:
-        """Answer a question from memory, streaming events: Retrieved, TextDelta…, Finished."""
+    def ask(self, question: str, top_k: int | None = None, rounds: int | None = None) -> Iterator[AnswerEvent]:
+        """Answer a question from memory, streaming events: per round RoundStarted and DocumentsRead, then
+        Retrieved, TextDelta…, Finished.
+
+        Args:
+            rounds: most routing rounds (Memory Interleave, see ``interleave/``); 1 routes once; None lets
+                the engine stop by itself within ``settings.interleave.max_rounds``.
+        """
         started = time.perf_counter()
-        routed = self.retrieve(question, top_k)
-        evidence = choose_evidence(routed, self.router.spec.abstain_below, self.settings.answer)
-        documents = {record.doc_id: record for record in self.bank.documents([doc.doc_id for doc in evidence])}
-        citations = build_citations(evidence, documents, self.settings.answer)
+        limits = self.settings.interleave
+        if rounds is not None:
+            limits = dataclasses.replace(limits, max_rounds=rounds)
+        first_ranking: list[RoutedDocument] = []
+
+        def route_query(query: str) -> list[RoutedDocument]:
+            routed = self.retrieve(query, top_k)
+            first_ranking.extend([] if first_ranking else routed)
+            return routed
+
+        interleaved = yield from run_rounds(
+            question, limits=limits, bar=self.router.spec.abstain_below, route=route_query,
+            fetch=self.bank.documents, answer_config=self.settings.answer,
+        )
+        citations = interleaved.citations
         timings = {"route": _ms_since(started)}
-        yield Retrieved(documents=routed, citations=citations)
+        yield Retrieved(documents=first_ranking, citations=citations)
         if not citations:
             timings["first_token"] = timings["total"] = _ms_since(started)
             yield TextDelta(NOT_FOUND)
-            yield Finished(Answer(question, NOT_FOUND, [], abstained=True, timings=timings))
+            interleaved.machine.answered()
+            yield Finished(
+                Answer(question, NOT_FOUND, [], abstained=True, timings=timings, rounds=interleaved.rounds)
+            )
             return
         prompt = self.loaded.tokenizer.apply_chat_template(  # type: ignore[attr-defined]
             build_messages(question, citations), tokenize=False, add_generation_prompt=True
@@ -220,7 +249,8 @@ class MemoryEngine:
         timings.setdefault("first_token", timings["total"])
         abstained = text.startswith(NOT_FOUND)
         cited = [] if abstained else order_by_support(text, citations)
-        yield Finished(Answer(question, text, cited, abstained=abstained, timings=timings))
+        interleaved.machine.answered()
+        yield Finished(Answer(question, text, cited, abstained=abstained, timings=timings, rounds=interleaved.rounds))
 
     @property
     def answers_with_llama_cpp(self) -> bool:
@@ -241,6 +271,11 @@ class MemoryEngine:
                 )
             log.info("answers generated with %s", self._generator.name)
         return self._generator
+
+    @cached_property
+    def sparse_generator(self) -> SparseGenerator:
+        """Sparse generation over the bank's pooled keys/values (MSA checkpoints; see ``msa/sparse.py``)."""
+        return SparseGenerator(self.decoder, self.router, chat_frame(self.loaded.tokenizer), self.settings.top_k)
 
 
 def identity_of(loaded: LoadedModel, router: RouterProjectors, settings: EngineSettings) -> BankIdentity:

@@ -12,12 +12,16 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
 from safetensors import torch as safetensors_torch
 
 from .errors import ModelNotFound, UnsupportedModel
+from .msa.config import is_msa_checkpoint
+
+if TYPE_CHECKING:
+    from .msa.checkpoint import MsaCheckpoint
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +51,16 @@ class ModelSpec:
 
 @dataclass
 class LoadedModel:
-    """A model ready for the engine: a torch causal LM, its tokenizer, and where it came from."""
+    """A model ready for the engine: a torch causal LM, its tokenizer, and where it came from.
+
+    ``msa`` is set for checkpoints in the MSA format, which bring their own router and memory config.
+    """
 
     spec: ModelSpec
     fingerprint: str
     model: torch.nn.Module
     tokenizer: object
+    msa: MsaCheckpoint | None = None
 
 
 def default_model_path() -> Path:
@@ -129,6 +137,11 @@ def load_model(spec: ModelSpec, *, cache_dir: Path, dtype: torch.dtype = torch.f
 
     _quiet_transformers()
     fingerprint = fingerprint_model(spec)
+    if spec.kind == "hf" and is_msa_checkpoint(spec.path):
+        from .msa.checkpoint import load_msa_checkpoint
+
+        checkpoint = load_msa_checkpoint(spec.path, fingerprint, dtype)
+        return LoadedModel(spec, fingerprint, checkpoint.model, checkpoint.tokenizer, msa=checkpoint)
     folder, gguf_file = spec.path, None
     if spec.kind == "gguf":
         folder = cache_dir / "converted" / fingerprint[:20]
