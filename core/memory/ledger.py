@@ -135,6 +135,30 @@ class IngestLedger:
                 )
             self.record(settlement.enqueue)
 
+    def move_outcomes(self, old: str, new: str) -> None:
+        """Carry the outcomes recorded at or inside ``old`` over to ``new`` (replacing any there)."""
+        connection = self._index.connection
+        with self._lock, self._index.transaction():
+            self._forget_outcomes(new)
+            connection.execute("UPDATE file_outcomes SET path = ? WHERE path = ?", (new, old))
+            for separator in _SEPARATORS:
+                low, high = _prefix_bounds(old, separator)
+                new_low, _ = _prefix_bounds(new, separator)
+                connection.execute(
+                    "UPDATE file_outcomes SET path = ? || substr(path, ?) WHERE path >= ? AND path < ?",
+                    (new_low, len(low) + 1, low, high),
+                )
+
+    def discard_queued_under(self, path: str) -> None:
+        """Drop queued events at or inside ``path`` (a root that is no longer watched)."""
+        connection = self._index.connection
+        with self._lock, self._index.transaction():
+            connection.execute("DELETE FROM ingest_queue WHERE path = ?", (path,))
+            for separator in _SEPARATORS:
+                connection.execute(
+                    "DELETE FROM ingest_queue WHERE path >= ? AND path < ?", _prefix_bounds(path, separator)
+                )
+
     def _forget_outcomes(self, path: str) -> None:
         connection = self._index.connection
         connection.execute("DELETE FROM file_outcomes WHERE path = ?", (path,))
