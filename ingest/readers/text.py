@@ -40,18 +40,35 @@ _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 _PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n")
 
 
-def read_bytes(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
-    """The bytes of a regular file, refusing anything over ``max_bytes`` (checked again while reading).
+def regular_file_size(path: Path, max_bytes: int) -> int:
+    """The size of a regular file of at most ``max_bytes``.
 
     Raises:
         UnreadableDocument: missing, not a regular file (folder, pipe, device), unreadable, too large.
     """
     try:
         info = path.stat()
-        if not stat.S_ISREG(info.st_mode):
-            raise UnreadableDocument("not a regular file (a folder, pipe or device)")
-        if info.st_size > max_bytes:
-            raise UnreadableDocument(f"file is {_mib(info.st_size)}, over the {_mib(max_bytes)} limit for this format")
+    except FileNotFoundError as error:
+        raise UnreadableDocument("file vanished before it could be read") from error
+    except PermissionError as error:
+        raise UnreadableDocument("permission denied") from error
+    except OSError as error:
+        raise UnreadableDocument(f"cannot read the file: {error.strerror or error}") from error
+    if not stat.S_ISREG(info.st_mode):
+        raise UnreadableDocument("not a regular file (a folder, pipe or device)")
+    if info.st_size > max_bytes:
+        raise UnreadableDocument(f"file is {_mib(info.st_size)}, over the {_mib(max_bytes)} limit for this format")
+    return info.st_size
+
+
+def read_bytes(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
+    """The bytes of a regular file, refusing anything over ``max_bytes`` (checked again while reading).
+
+    Raises:
+        UnreadableDocument: missing, not a regular file (folder, pipe, device), unreadable, too large.
+    """
+    regular_file_size(path, max_bytes)
+    try:
         with path.open("rb") as handle:
             raw = handle.read(max_bytes + 1)
     except FileNotFoundError as error:

@@ -1,4 +1,4 @@
-"""E-mail reader: header block then body; HTML-only bodies converted; attachments not read."""
+"""E-mail reader: header block then body; HTML-only bodies converted; anchors; attachments; mbox mailboxes."""
 
 from __future__ import annotations
 
@@ -38,9 +38,10 @@ def test_plain_text_message(tmp_path: Path) -> None:
     message.add_attachment(b"%PDF-1.4 attachment bytes", maintype="application", subtype="pdf", filename="t.pdf")
     document = read_document(_write(tmp_path, message))
     assert document.title == "Lyon trip – tickets"
-    assert document.text == HEADER + "Hi Bo,\n\nTickets are booked for Friday.\n\nAnn"
+    header = HEADER.strip() + "\nAttachments: t.pdf"
+    assert document.text == header + "\n\nHi Bo,\n\nTickets are booked for Friday.\n\nAnn"
     assert [(document.text[s.start : s.end], s.heading) for s in document.sections] == [
-        (HEADER.strip(), "Lyon trip – tickets"),
+        (header, "Lyon trip – tickets"),
         ("Hi Bo,", "Lyon trip – tickets"),
         ("Tickets are booked for Friday.", "Lyon trip – tickets"),
         ("Ann", "Lyon trip – tickets"),
