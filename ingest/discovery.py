@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .ignoring import IgnoreRules
-from .readers import supported
+from .readers import chats, supported
 
 
 @dataclass(frozen=True)
@@ -103,8 +103,16 @@ def _examine_entry(
     if is_link:
         return examine_link(path, real_root)
     if is_dir:
-        return Found(path, _FOLDER)
+        return Found(path) if is_export_folder(path) else Found(path, _FOLDER)
     return examine_file(path, rules)
+
+
+def is_export_folder(path: Path) -> bool:
+    """Whether a folder is read as one source (a Slack export) rather than walked."""
+    try:
+        return chats.detect(path) is not None
+    except OSError:
+        return False
 
 
 def examine_file(path: Path, rules: IgnoreRules, *, explicit: bool = False) -> Found | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import stat as stat_mode
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from memsa.core.errors import InvalidInput, MemsaError
 from memsa.core.memory.records import FileOutcome, OutcomeStatus, Settlement, SourceInfo
 
 from . import readers
-from .discovery import Found, discover
+from .discovery import Found, discover, is_export_folder
 from .document import SourceDocument, UnreadableDocument
 from .splitting import split_document
 
@@ -102,12 +103,11 @@ def ingest_file(
     bank = engine.bank
     guard = guard or nullcontext()
     try:
-        info = path.stat()
+        stat = source_stat(path)
     except OSError as error:
         return _settle_failure(engine, key, f"cannot read the file: {_describe(error)}", None, done, guard)
-    stat = (info.st_mtime_ns, info.st_size)
-    if not stat_mode.S_ISREG(info.st_mode):
-        return _settle_failure(engine, key, "not a regular file (a folder, pipe, socket or device)", stat, done, guard)
+    except UnreadableDocument as error:
+        return _settle_failure(engine, key, str(error), None, done, guard)
     existing = bank.source(key)
     if existing and (existing.mtime_ns, existing.size) == stat:
         return _settle(engine, _unchanged(engine, key), stat, done, guard)
@@ -201,9 +201,38 @@ def _memory_texts(document: SourceDocument, max_document_chars: int) -> list[Doc
 
 
 def _read_sources(path: Path) -> list[SourceDocument]:
-    """The file's own document, then its readable parts (``read_source`` where the readers provide it)."""
-    read_source: Callable[[Path], list[SourceDocument]] | None = getattr(readers, "read_source", None)
-    return read_source(path) if read_source is not None else [readers.read_document(path)]
+    """The file's own document, then its readable parts."""
+    return readers.read_source(path)
+
+
+def source_stat(path: Path) -> tuple[int, int]:
+    """(mtime_ns, size) of a file, or of a folder-shaped export (a Slack folder): its newest file's
+    modification time and its files' total size.
+
+    Raises:
+        OSError: it cannot be inspected.
+        UnreadableDocument: neither a regular file nor a folder memsa reads as one source.
+    """
+    info = path.stat()
+    if stat_mode.S_ISREG(info.st_mode):
+        return info.st_mtime_ns, info.st_size
+    if stat_mode.S_ISDIR(info.st_mode) and is_export_folder(path):
+        newest, total = info.st_mtime_ns, 0
+        for file in _tree_files(path):
+            file_info = file.stat()
+            newest, total = max(newest, file_info.st_mtime_ns), total + file_info.st_size
+        return newest, total
+    raise UnreadableDocument("not a regular file (a folder, pipe, socket or device)")
+
+
+def _tree_files(folder: Path) -> list[Path]:
+    """The regular files inside a folder-shaped export, sorted, links not followed."""
+    return sorted(
+        Path(parent) / name
+        for parent, _, names in os.walk(folder)
+        for name in names
+        if (Path(parent) / name).is_file() and not (Path(parent) / name).is_symlink()
+    )
 
 
 def _unchanged(engine: MemoryEngine, key: str) -> FileOutcome:
@@ -241,11 +270,16 @@ def _lstat(path: Path) -> tuple[int, int] | None:
 
 
 def _hash_file(path: Path) -> str:
+    """SHA-256 of a file's bytes (of a folder-shaped export: of its files' relative names and bytes)."""
     digest = hashlib.sha256()
+    files = _tree_files(path) if path.is_dir() else [path]
     try:
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
+        for file in files:
+            if file != path:
+                digest.update(str(file.relative_to(path)).encode("utf-8", "surrogateescape") + b"\0")
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
     except OSError as error:
         raise UnreadableDocument(f"cannot read the file: {_describe(error)}") from error
     return digest.hexdigest()

@@ -17,7 +17,9 @@ from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.records import QueueEvent, SourceRecord
 
 from ..discovery import walk
+from ..document import UnreadableDocument
 from ..ignoring import IgnoreRules
+from ..pipeline import source_stat
 
 DUE_NOW = 0.0
 """Recorded time of follow-up work: always past its quiet period."""
@@ -59,6 +61,8 @@ def plan_folder(
         if found.path == folder:
             return ReconcilePlan(unreadable=found.problem)
         on_disk[str(found.path)] = _stat(found.path, follow=not found.problem)
+        if not found.problem and found.path.is_dir():
+            on_disk[str(found.path)] = _export_stat(found.path)
     nested = [str(root) for root in nested_roots]
     stored = {
         source.path: source
@@ -119,6 +123,13 @@ def _content_hash(path: Path) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def _export_stat(path: Path) -> tuple[int, int] | None:
+    try:
+        return source_stat(path)
+    except (OSError, UnreadableDocument):
+        return None
 
 
 def _stat(path: Path, *, follow: bool) -> tuple[int, int] | None:

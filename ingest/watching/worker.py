@@ -18,7 +18,7 @@ from pathlib import Path
 from memsa.core.engine import MemoryEngine
 from memsa.core.memory.records import FileOutcome, QueueEntry, QueueEvent, Settlement
 
-from ..discovery import Found, examine_file, examine_link
+from ..discovery import Found, examine_file, examine_link, is_export_folder
 from ..ignoring import IgnoreRules
 from ..pipeline import ingest_found
 from .reconcile import DUE_NOW, plan_folder
@@ -69,11 +69,27 @@ class PathProcessor:
         if any(_inside(str(path), folder) for folder in self.private_folders):
             self._settle(Settlement(done=_ids(entries)))
             return None
+        owner = self._stored_export_folder(path)
+        if owner is not None:  # a file inside a folder read as one source (a Slack export): re-read that
+            self._settle(Settlement(done=_ids(entries), enqueue=(QueueEvent(str(owner), "modified", DUE_NOW),)))
+            return None
         moves = [entry for entry in entries if entry.kind == "moved" and entry.destination]
         others = [entry for entry in entries if entry not in moves]
         moved = self._apply_move(path, Path(moves[-1].destination or ""), _ids(moves)) if moves else None
         outcome = self._check(path, _ids(others)) if others or not moves else None
         return outcome or moved
+
+    def _stored_export_folder(self, path: Path) -> Path | None:
+        """The folder above ``path`` (inside its watched root) that memory holds as one source, if any."""
+        governing = self.governing(path)
+        if governing is None:
+            return None
+        for folder in path.parents:
+            if folder == governing.root or governing.root not in folder.parents:
+                return None
+            if self.engine.bank.source(str(folder)) is not None:
+                return folder
+        return None
 
     def _apply_move(self, old: Path, new: Path, done: tuple[int, ...]) -> FileOutcome | None:
         """A rename or move: memory follows without re-encoding when the destination is watched; otherwise
@@ -117,10 +133,12 @@ class PathProcessor:
         is_dir = path.is_dir() and not path.is_symlink()
         if governing is not None and governing.rules.ignores(path, is_dir=is_dir):
             return self._forget(path, done)
-        if is_dir:
-            return self._reconcile(path, governing, done)
         found: Found | None
-        if governing is None:
+        if is_dir:
+            if not is_export_folder(path):
+                return self._reconcile(path, governing, done)
+            found = Found(path)
+        elif governing is None:
             found = examine_file(path, IgnoreRules(path.parent), explicit=True)
         elif path.is_symlink():
             found = examine_link(path, os.path.realpath(governing.root))
