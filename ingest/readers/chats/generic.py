@@ -38,7 +38,7 @@ _GENERIC_SNIFF = [re.compile(rf'"(?:{"|".join(names)})"\s*:') for names in _KEYS
 
 def detect(path: Path) -> bool:
     """LoCoMo's ``dia_id`` turns in ``session_<n>`` lists, or messages with speaker, text and time keys."""
-    head = sniff(path, 16384)
+    head = sniff(path)
     if '"dia_id"' in head and '"session_' in head:
         return True
     return head.lstrip().startswith(("[", "{")) and all(pattern.search(head) for pattern in _GENERIC_SNIFF)
