@@ -35,7 +35,8 @@ def split_document(document: SourceDocument, max_chars: int = 3000) -> list[Memo
     """Group consecutive sections into spans of at most ``max_chars`` characters.
 
     A new heading (a Markdown heading, a PDF page, a chat's next conversation or day) starts a new span once the
-    current one holds ``max_chars // 6`` characters, so documents follow the source's structure; a section
+    current one holds ``max_chars // 6`` characters, so documents follow the source's structure (a smaller last
+    piece joins the one before when they fit together); a section
     longer than ``max_chars`` is cut at sentence ends, else at a space, else hard. Spans never overlap and map
     back to the source exactly. About 3000 characters (~750 tokens) suits the default model.
     """
@@ -57,7 +58,18 @@ def split_document(document: SourceDocument, max_chars: int = 3000) -> list[Memo
             _add_anchor(anchors, section)
     if start >= 0:
         spans.append(MemorySpan(start, end, heading, tuple(anchors)))
+    small_last = len(spans) > 1 and spans[-1].end - spans[-1].start < max_chars // 6
+    if small_last and spans[-1].end - spans[-2].start <= max_chars:
+        # A small last piece (the last short day of a chat, a closing line) joins the one before.
+        last = spans.pop()
+        spans[-1] = MemorySpan(spans[-1].start, last.end, spans[-1].heading, _joined(spans[-1].anchors, last.anchors))
     return spans
+
+
+def _joined(first: tuple[Anchor, ...], second: tuple[Anchor, ...]) -> tuple[Anchor, ...]:
+    if first and second and first[-1][2] == second[0][2]:
+        return (*first[:-1], (first[-1][0], second[0][1], second[0][2]), *second[1:])
+    return first + second
 
 
 def _add_anchor(anchors: list[Anchor], section: Section) -> None:
