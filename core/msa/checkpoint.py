@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,7 +84,9 @@ def load_msa_checkpoint(folder: Path, fingerprint: str, dtype: torch.dtype = tor
             output_loading_info=True,
         )
         model, info = loaded
-        tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+        with warnings.catch_warnings():  # it re-reads config.json, whose rope_scaling: null transformers 5 deprecates
+            warnings.simplefilter("ignore", FutureWarning)
+            tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     except (OSError, ValueError, KeyError, SafetensorError) as error:
         raise ModelNotFound(f"cannot load the MSA checkpoint at {folder}: {error}") from error
     missing = [name for name in info["missing_keys"] if "rotary_emb" not in name]

@@ -214,6 +214,8 @@ def split_checkpoint_config(raw: Mapping[str, Any]) -> tuple[dict[str, Any], Msa
     if not isinstance(msa_raw, dict):
         raise UnsupportedModel("the checkpoint's config.json has model_type 'msa' but no msa_config object")
     backbone = {key: value for key, value in raw.items() if key not in ("msa_config", "auto_map")}
+    if backbone.get("rope_scaling", 0) is None:  # written by older transformers; newer ones warn on it
+        del backbone["rope_scaling"]
     backbone["model_type"] = "qwen3"
     backbone["architectures"] = ["Qwen3ForCausalLM"]
     n_layers = backbone.get("num_hidden_layers")

@@ -93,6 +93,7 @@ class MsaRouter(RouterProjectors):
                     )
                 projection.weight = torch.nn.Parameter(weight.detach().clone(), requires_grad=False)
         router.eval()
+        router.requires_grad_(False)
         return router
 
     def router_queries(self, layer: int, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -61,6 +61,7 @@ class LayerSelection:
         return tuple(sorted(self.doc_ids))
 
 
+@torch.inference_mode()
 def select_documents(router: RouterProjectors, layer: int, query_states: torch.Tensor, matrix: RouterKeyMatrix,
                      top_k: int) -> LayerSelection:
     """Top-k documents of ``layer`` for question states ``query_states: [Tq, hidden]`` (fast path)."""
@@ -75,6 +76,7 @@ def select_documents(router: RouterProjectors, layer: int, query_states: torch.T
     return LayerSelection(layer, tuple(best.indices.tolist()), tuple(best.values.tolist()))
 
 
+@torch.inference_mode()
 def select_documents_reference(router: MsaRouter, layer: int, query_states: torch.Tensor,
                                matrix: RouterKeyMatrix, top_k: int) -> LayerSelection:
     """The same choice, computed as the reference defines it: per query head, per chunk, per document.

@@ -19,7 +19,7 @@ from tests.support.tiny_models import CHAT_TEMPLATE, SPECIALS, WORDS
 
 MSA_SPECIALS = ["<|object_ref_end|>", "<End-of-Retrieve>"]
 EXTRA_WORDS = ["user", "assistant"]
-GEOMETRY = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
+GEOMETRY: dict[str, Any] = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
                 num_key_value_heads=2, head_dim=16)
 
 
