@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     ask.add_argument("question")
     ask.add_argument("--json", action="store_true", help="print one JSON object and nothing else")
     ask.add_argument("--top-k", type=int, default=None, help="documents each router layer considers")
+    ask.add_argument("--rounds", type=int, default=None,
+                     help="most routing rounds (1: route once; default: automatic, following named entities)")
 
     status = sub.add_parser("status", parents=common, help="what memory holds")
     status.add_argument("--json", action="store_true")

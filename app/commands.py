@@ -62,17 +62,22 @@ def ask(settings: EngineSettings, args: argparse.Namespace) -> int:
         raise InvalidInput("the question is empty")
     if args.top_k is not None and args.top_k < 1:
         raise InvalidInput("--top-k must be at least 1")
+    if args.rounds is not None and not 1 <= args.rounds <= 16:
+        raise InvalidInput("--rounds must be between 1 and 16")
     with MemoryEngine.open(settings) as engine:
-        answer = _stream_answer(engine, args.question, args.top_k, quiet=args.json)
+        answer = _stream_answer(engine, args.question, args.top_k, quiet=args.json, rounds=args.rounds)
     if args.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
         print_citations(answer)
+        print_rounds(answer)
     return 0
 
 
-def _stream_answer(engine: MemoryEngine, question: str, top_k: int | None, quiet: bool) -> Answer:
-    for event in engine.ask(question, top_k):
+def _stream_answer(
+    engine: MemoryEngine, question: str, top_k: int | None, quiet: bool, rounds: int | None = None
+) -> Answer:
+    for event in engine.ask(question, top_k, rounds=rounds):
         if isinstance(event, TextDelta) and not quiet:
             sys.stdout.write(event.text)
             sys.stdout.flush()
@@ -86,7 +91,7 @@ def _stream_answer(engine: MemoryEngine, question: str, top_k: int | None, quiet
 
 
 def answer_json(answer: Answer) -> dict[str, object]:
-    """The ``ask --json`` object: {answer, citations, timings}."""
+    """The ``ask --json`` object: {answer, citations, timings, rounds}."""
     return {
         "answer": answer.text,
         "citations": [
@@ -95,7 +100,33 @@ def answer_json(answer: Answer) -> dict[str, object]:
             for c in answer.citations
         ],
         "timings": answer.timings,
+        "rounds": rounds_json(answer),
     }
+
+
+def rounds_json(answer: Answer) -> list[dict[str, object]]:
+    """Every interleave round: its routing query, the documents it read with their scores, its outcome."""
+    rounds = []
+    for record in answer.rounds:
+        paths = {citation.doc_id: citation.path for citation in record.citations}
+        documents = [
+            {"doc_id": doc.doc_id, "path": paths.get(doc.doc_id, ""), "score": round(doc.score, 4),
+             "relative_score": round(doc.relative_score, 4)}
+            for doc in record.documents
+        ]
+        rounds.append({"round": record.index, "query": record.query, "documents": documents,
+                       "ignored_ids": list(record.ignored_ids), "outcome": record.outcome.value})
+    return rounds
+
+
+def print_rounds(answer: Answer) -> None:
+    """One line per round, when the engine routed more than once."""
+    if len(answer.rounds) < 2:
+        return
+    print("\nRounds:")
+    for record in answer.rounds:
+        read = ", ".join(f"[{doc.doc_id}] {doc.score:.3f}" for doc in record.documents) or "nothing new"
+        print(f"  {record.index}. read {read}; then {record.outcome.value}")
 
 
 def print_citations(answer: Answer) -> None:

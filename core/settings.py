@@ -11,6 +11,7 @@ import platformdirs
 from .answering import AnswerConfig
 from .encoding import EncodingConfig
 from .errors import InvalidInput
+from .interleave.machine import InterleaveLimits
 
 APP_NAME = "memsa"
 
@@ -37,6 +38,7 @@ class EngineSettings:
         top_k: documents each router layer selects.
         encoding: stage-1 sizes.
         answer: stage-3 knobs.
+        interleave: caps on routing rounds per question and documents per round.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -46,6 +48,7 @@ class EngineSettings:
     top_k: int = 16
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
+    interleave: InterleaveLimits = field(default_factory=InterleaveLimits)
 
     def __post_init__(self) -> None:
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):

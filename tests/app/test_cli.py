@@ -42,11 +42,17 @@ def test_ingest_ask_status_forget(tiny_llama: TinyModel, data_dir: Path, notes: 
 
     code, out, _ = run(capsys, "ask", "what is the wifi password ?", "--json", "--top-k", "2", *common)
     result = json.loads(out)  # exactly one JSON object on stdout
-    assert code == 0 and set(result) == {"answer", "citations", "timings"}
+    assert code == 0 and set(result) == {"answer", "citations", "timings", "rounds"}
     for citation in result["citations"]:
         assert set(citation) == {"doc_id", "path", "start", "end", "score", "snippet"}
         source = Path(citation["path"]).read_text()
         assert citation["snippet"] in source
+    for number, round_ in enumerate(result["rounds"], start=1):
+        assert round_["round"] == number and set(round_) == {"round", "query", "documents", "ignored_ids", "outcome"}
+        assert all(set(doc) == {"doc_id", "path", "score", "relative_score"} for doc in round_["documents"])
+
+    code, out, _ = run(capsys, "ask", "what is the wifi password ?", "--json", "--rounds", "1", *common)
+    assert code == 0 and len(json.loads(out)["rounds"]) == 1
 
     code, out, _ = run(capsys, "status", "--json", *common)
     assert code == 0 and json.loads(out)["sources"] == 2
@@ -70,6 +76,7 @@ def test_options_work_before_the_command_name(tiny_llama: TinyModel, data_dir: P
         (["ingest", "/no/such/folder"], "no such file or folder"),
         (["ask", "   "], "the question is empty"),
         (["ask", "x", "--top-k", "0"], "--top-k must be at least 1"),
+        (["ask", "x", "--rounds", "0"], "--rounds must be between 1 and 16"),
         (["status", "--model", "/no/model.gguf"], "no model at /no/model.gguf"),
         (["status", "--device", "tpu"], "unknown device"),
     ],

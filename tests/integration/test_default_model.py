@@ -59,7 +59,7 @@ def test_ingest_then_ask_cites_the_planted_document(archive: tuple[Path, dict[st
         asked = memsa("ask", question, "--json", data_dir=data_dir)
         assert asked.returncode == 0, asked.stderr
         result = json.loads(asked.stdout)  # stdout holds exactly one JSON object
-        assert set(result) == {"answer", "citations", "timings"}
+        assert set(result) == {"answer", "citations", "timings", "rounds"}
         top = result["citations"][0]
         assert top["path"] == str(planted_paths[answer]), (question, result["citations"])
         assert answer in top["snippet"]

@@ -1,0 +1,1 @@
+"""Memory Interleave: rounds of routing and reading before the answer (see ``machine`` and ``rounds``)."""
