@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,12 @@ from lxml import etree
 from ..document import UnreadableDocument
 
 _CHUNK = 64 * 1024
+ZIP_ERRORS = (
+    zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, ValueError, EOFError, OSError, NotImplementedError,
+    IndexError, RuntimeError,
+)
+"""What zipfile raises on damaged archives (RuntimeError: an encrypted member; NotImplementedError: an unknown
+compression method or version; IndexError: an empty member name)."""
 
 
 @dataclass(frozen=True)
@@ -55,9 +62,10 @@ class SafeZip:
         self._unpacked = 0
         try:
             self._archive = zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source)
-            self._members = {info.filename: info for info in self._archive.infolist() if not info.is_dir()}
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError) as error:
+            infos = self._archive.infolist()
+        except ZIP_ERRORS as error:
             raise UnreadableDocument(f"not a readable {kind} (damaged, or not a zip archive)") from error
+        self._members = {info.filename: info for info in infos if info.filename and not info.filename.endswith("/")}
         self._check_declared()
 
     def __enter__(self) -> SafeZip:
@@ -91,8 +99,7 @@ class SafeZip:
                     self._unpacked += len(chunk)
                     self._check_unpacked(name, size, info.compress_size)
                     chunks.append(chunk)
-        except (zipfile.BadZipFile, ValueError, EOFError, OSError, NotImplementedError, RuntimeError) as error:
-            # RuntimeError: an encrypted member; NotImplementedError: an unsupported compression method.
+        except ZIP_ERRORS as error:
             raise UnreadableDocument(f"not a readable {self.kind}: {name} is damaged or encrypted") from error
         return b"".join(chunks)
 

@@ -58,8 +58,9 @@ def _created(node: dict[str, Any]) -> float | None:
 def _content_text(content: object) -> str:
     if not isinstance(content, dict) or content.get("content_type") not in ("text", "multimodal_text"):
         return ""
+    parts = content.get("parts")
     pieces = []
-    for part in content.get("parts") or []:
+    for part in parts if isinstance(parts, list) else []:
         if isinstance(part, str):
             pieces.append(part)
         elif isinstance(part, dict):
@@ -85,7 +86,7 @@ def _messages(conversation: dict[str, Any]) -> Iterator[ChatMessage]:
         role = author.get("role") if isinstance(author, dict) else None
         metadata = message.get("metadata") if isinstance(message.get("metadata"), dict) else {}
         hidden = isinstance(metadata, dict) and metadata.get("is_visually_hidden_from_conversation")
-        if role not in _SPEAKERS or hidden or message.get("recipient", "all") != "all":
+        if not isinstance(role, str) or role not in _SPEAKERS or hidden or message.get("recipient", "all") != "all":
             continue
         yield ChatMessage(
             conversation=title,

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ...document import SourceDocument, UnreadableDocument
-from ..archive import SafeZip, ZipLimits
+from ..archive import ZIP_ERRORS, SafeZip, ZipLimits
 from ..text import read_bytes
 from .conversation import ChatMessage, chat_document, from_epoch, stamp, text_field
 
@@ -72,7 +72,7 @@ def detect(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+    except ZIP_ERRORS:
         return False
     return any(posixpath.join(posixpath.dirname(name), "channels.json") in names
                for name in names if posixpath.basename(name) == "users.json")
