@@ -81,7 +81,7 @@ def test_several_conversations_split_apart_and_missing_current_node(tmp_path: Pa
         node("r", None, ["x"], None),
         node("x", "r", ["y1", "y2"], "user", "Which sourdough flour?", 0),
         node("y1", "x", [], "assistant", "Older leaf.", 1),
-        node("y2", "x", [], "assistant", "Type 65 flour.", 5),
+        node("y2", "x", [], "assistant", "Type 65 flour. " * 40, 5),
     ], current=None)
     long_trip = trip()
     long_trip["mapping"]["u1"]["message"]["content"]["parts"] = ["Plan three days in Lisbon. " * 30]
