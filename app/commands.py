@@ -197,6 +197,12 @@ def train_router(settings: EngineSettings, args: argparse.Namespace) -> int:
     return run_training(settings, args)
 
 
+def eval(settings: EngineSettings, args: argparse.Namespace) -> int:  # noqa: A001 (the sub-command's name)
+    from .eval_command import run_eval
+
+    return run_eval(settings, args)
+
+
 def demo(settings: EngineSettings, args: argparse.Namespace) -> int:
     """Remember the bundled sample notes, then answer a question about them."""
     from importlib.resources import files
@@ -211,3 +217,17 @@ def demo(settings: EngineSettings, args: argparse.Namespace) -> int:
     print_citations(answer)
     print(f'\nAsk your own: memsa ingest ~/Notes && memsa ask "..."  (data in {settings.data_dir})')
     return 0
+
+
+def gui(settings: EngineSettings, args: argparse.Namespace) -> int:
+    """Open the desktop app; ``--data-dir``, ``--model`` and ``--device`` override its saved settings."""
+    import os
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY") or os.environ.get("QT_QPA_PLATFORM")
+    ):
+        raise InvalidInput("no display to open the desktop app on; run it in a desktop session, or try `memsa demo`")
+    from .gui.application import LaunchOptions, run
+
+    device = args.device if args.device != "cpu" else None  # the option's default must not override Settings
+    return run(LaunchOptions(data_dir=args.data_dir, model=args.model, device=device))

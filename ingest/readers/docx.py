@@ -21,8 +21,21 @@ from .text import read_bytes
 
 SUFFIXES = (".docx",)
 MAX_BYTES = 128 * 1024 * 1024
-def _is_heading(paragraph: Paragraph) -> bool:
-    """Whether the paragraph's style, or a style it is based on, is a Heading (or Title) style."""
+
+
+def _is_heading(paragraph: Paragraph, known: dict[str | None, bool]) -> bool:
+    """Whether the paragraph's style, or a style it is based on, is a Heading (or Title) style.
+
+    ``known`` caches the answer per style id: python-docx resolves a paragraph's style by scanning every style
+    of the document, too slow to repeat for each paragraph.
+    """
+    style_id = paragraph._p.style  # the raw w:pStyle id; None for the default style
+    if style_id not in known:
+        known[style_id] = _style_is_heading(paragraph)
+    return known[style_id]
+
+
+def _style_is_heading(paragraph: Paragraph) -> bool:
     style = paragraph.style
     for _ in range(10):  # base-style chains are short; a cycle must not hang the reader
         if style is None:
@@ -44,9 +57,10 @@ def _row_text(cells: list[str]) -> str:
 
 
 def _blocks(document: WordDocument) -> Iterator[tuple[str, bool]]:
+    known: dict[str | None, bool] = {}
     for item in document.iter_inner_content():
         if isinstance(item, Paragraph):
-            yield item.text, _is_heading(item)
+            yield item.text, _is_heading(item, known)
         elif isinstance(item, Table):
             for row in item.rows:
                 yield _row_text([" ".join(cell.text.split()) for cell in row.cells]), False

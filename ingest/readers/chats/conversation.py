@@ -43,7 +43,10 @@ class ChatMessage:
 
 
 def stamp(time: datetime | None) -> str:
-    return time.strftime("%Y-%m-%d %H:%M") if time else ""
+    """``YYYY-MM-DD HH:MM``, or "" for no time."""
+    if time is None:
+        return ""
+    return f"{time.year:04d}-{time.month:02d}-{time.day:02d} {time.hour:02d}:{time.minute:02d}"
 
 
 def message_anchor(message: ChatMessage, prefix: str = "msg ") -> str:
@@ -70,9 +73,10 @@ def chat_document(
         text = message.text.strip()
         if not text:
             continue
-        heading = f"{message.conversation} · {message.time:%Y-%m-%d}" if message.time else message.conversation
+        when = stamp(message.time)
+        heading = f"{message.conversation} · {when[:10]}" if when else message.conversation
         who = f"{message.speaker}: " if message.speaker else ""
-        line = f"[{stamp(message.time)}] {who}{text}" if message.time else f"{who}{text}"
+        line = f"[{when}] {who}{text}" if when else f"{who}{text}"
         if chunks:
             separator = "\n" if heading == previous_heading else "\n\n"
             chunks.append(separator)
