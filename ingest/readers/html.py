@@ -117,6 +117,14 @@ class _TextParser(HTMLParser):
         super().close()
         self._flush()
 
+    def parse_marked_section(self, i: int, report: bool = True) -> int:
+        """Skip a ``<![…]>`` section the standard parser rejects (it raises AssertionError on unknown keywords)."""
+        try:
+            return super().parse_marked_section(i, report)
+        except AssertionError:
+            end = self.rawdata.find(">", i)
+            return len(self.rawdata) if end < 0 else end + 1
+
     def _flush(self) -> None:
         raw = "".join(self._buffer)
         self._buffer.clear()

@@ -74,3 +74,9 @@ def test_extract_tolerates_broken_markup() -> None:
     page = extract("<p>Unclosed <b>bold<div>Next block</p></span><h2>Tail")
     assert page.text == "Unclosed bold\n\nNext block\n\nTail"
     assert page.first_heading == "Tail"
+
+
+def test_unknown_marked_sections_are_skipped_not_fatal(tmp_path: Path) -> None:
+    path = tmp_path / "word-export.html"
+    path.write_text("<p>Before</p><![foo bar]><p>After</p><![if !supportLists]>-<![endif]><p>End</p>")
+    assert read_document(path).text == "Before\n\nAfter\n\n-\n\nEnd"
