@@ -13,18 +13,23 @@ folder per seed/size/model/router) and reused; an interrupted build resumes wher
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
 import logging
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+from memsa.core.answering import choose_evidence
 from memsa.core.encoding import encode_documents, tokenize_document
 from memsa.core.engine import MemoryEngine
+from memsa.core.interleave.judge import SufficiencyJudge
+from memsa.core.interleave.rounds import run_rounds
 from memsa.core.memory.records import NewDocument, SourceInfo
 from memsa.core.settings import EngineSettings
-from memsa.evaluation.multihop import MultiHopSet, build_multihop_set, stdlib_haystack
+from memsa.evaluation.multihop import HaystackDocument, MultiHopSet, build_multihop_set, stdlib_haystack
 
 CHARS_PER_TOKEN_GUESS = 3.6
 
@@ -37,29 +42,118 @@ def source_path(seed: int, name: str) -> str:
     return f"/multihop/seed-{seed}/{name}.txt"
 
 
-def open_bank(cache_dir: Path, dataset: MultiHopSet, seed: int, device: str, batch: int = 24) -> MemoryEngine:
-    """The engine over a bank holding ``dataset``, encoding only what the cached bank lacks.
+def open_bank(cache_dir: Path, dataset: MultiHopSet, seed: int, device: str, tokens: int) -> MemoryEngine:
+    """The engine over a bank holding ``dataset`` and at least ``tokens`` memory tokens.
 
-    Documents are encoded in batches (one forward pass packs several), then stored one source each.
+    Only what the cached bank lacks is encoded. When the set's documents hold fewer tokens than asked
+    for, more real-text documents without facts (the haystack's continuation) are added until they do.
     """
     digest = hashlib.sha256(json.dumps([[doc.name, doc.text] for doc in dataset.documents]).encode()).hexdigest()
     settings = EngineSettings(data_dir=cache_dir / f"multihop-{digest[:16]}", device=device)
     engine = MemoryEngine.open(settings)
-    missing = [doc for doc in dataset.documents if engine.bank.source(source_path(seed, doc.name)) is None]
+    store(engine, [(source_path(seed, doc.name), doc) for doc in dataset.documents])
+    filler = stdlib_haystack(int(tokens * CHARS_PER_TOKEN_GUESS * 1.5))[len(dataset.documents) :]
+    while engine.status().tokens < tokens and filler:
+        batch, filler = filler[:24], filler[24:]
+        store(engine, [(source_path(seed, f"filler-{doc.name}"), doc) for doc in batch])
+    return engine
+
+
+def store(engine: MemoryEngine, documents: list[tuple[str, HaystackDocument]], batch: int = 24) -> None:
+    """Encode and remember the documents the bank does not hold yet, one source each, in batches."""
+    missing = [(path, doc) for path, doc in documents if engine.bank.source(path) is None]
     started, encoded = time.perf_counter(), 0
-    config = settings.encoding
+    config = engine.settings.encoding
     for first in range(0, len(missing), batch):
         group = missing[first : first + batch]
-        tokenized = [tokenize_document(engine.loaded.tokenizer, doc.text, config.max_document_tokens) for doc in group]
+        tokenized = [tokenize_document(engine.loaded.tokenizer, doc.text, config.max_document_tokens)
+                     for _, doc in group]
         encodings = encode_documents(engine.decoder, engine.router, tokenized, config)
-        for doc, encoding in zip(group, encodings, strict=True):
-            content_hash = hashlib.sha256(doc.text.encode()).hexdigest()
-            info = SourceInfo(source_path(seed, doc.name), content_hash, 0, len(doc.text))
+        for (path, doc), encoding in zip(group, encodings, strict=True):
+            info = SourceInfo(path, hashlib.sha256(doc.text.encode()).hexdigest(), 0, len(doc.text))
             engine.bank.put_source(info, [NewDocument(doc.text, 0, len(doc.text), doc.name, encoding)])
         encoded += sum(doc.n_tokens for doc in tokenized)
         rate = encoded / (time.perf_counter() - started)
         print(f"  encoded {first + len(group)}/{len(missing)} documents, {rate:.0f} tokens/s", file=sys.stderr)
-    return engine
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one way of reading did for one chain."""
+
+    read: list[int]
+    rounds: int
+
+
+Row = tuple[bool, bool, Outcome, int]  # every hop read, first hop read, outcome, hops
+
+
+def single_round(engine: MemoryEngine, question: str) -> Outcome:
+    """Today's single-round routing: the documents ``choose_evidence`` shows the model."""
+    routed = engine.retrieve(question)
+    chosen = choose_evidence(routed, engine.router.spec.abstain_below, engine.settings.answer)
+    return Outcome([doc.doc_id for doc in chosen], 1)
+
+
+def top_n(engine: MemoryEngine, question: str, n: int) -> Outcome:
+    """Single-round routing reading the best ``n`` documents (the same budget interleave spent)."""
+    return Outcome([doc.doc_id for doc in engine.retrieve(question)[: max(n, 1)]], 1)
+
+
+def interleave(
+    engine: MemoryEngine, question: str, max_rounds: int, judge: SufficiencyJudge | None = None
+) -> Outcome:
+    """The engine's rounds (no answer generated): every document read in any round."""
+    limits = dataclasses.replace(engine.settings.interleave, max_rounds=max_rounds)
+    rounds = run_rounds(question, limits=limits, bar=engine.router.spec.abstain_below,
+                        route=lambda query: engine.retrieve(query), fetch=engine.bank.documents,
+                        answer_config=engine.settings.answer, satisfied=judge)
+    while True:
+        try:
+            next(rounds)
+        except StopIteration as stop:
+            result = stop.value
+            return Outcome([doc.doc_id for record in result.rounds for doc in record.documents], len(result.rounds))
+
+
+def evaluate(
+    engine: MemoryEngine, dataset: MultiHopSet, seed: int, max_rounds: int, model_check: bool
+) -> dict[str, list[Row]]:
+    """Per method, one row per chain."""
+    methods: dict[str, list[Row]] = {}
+    judge = SufficiencyJudge(engine.loaded.model, engine.loaded.tokenizer) if model_check else None
+    for chain in dataset.chains:
+        hops = [engine.bank.document_ids(source_path(seed, name))[0] for name in chain.documents]
+        woven = interleave(engine, chain.question, max_rounds)
+        outcomes = {
+            "single round (choose_evidence)": single_round(engine, chain.question),
+            "single round, interleave's rule (--rounds 1)": interleave(engine, chain.question, 1),
+            "single round, top-N at interleave's budget": top_n(engine, chain.question, len(woven.read)),
+            f"interleave (auto, cap {max_rounds})": woven,
+        }
+        if judge is not None:
+            outcomes[f"interleave + model check (cap {max_rounds})"] = interleave(
+                engine, chain.question, max_rounds, judge
+            )
+        for name, outcome in outcomes.items():
+            read = set(outcome.read)
+            methods.setdefault(name, []).append((set(hops) <= read, hops[0] in read, outcome, len(hops)))
+    return methods
+
+
+def print_table(methods: dict[str, list[Row]]) -> None:
+    header = f"{'method':<46} {'all hops':>9} {'2-hop':>7} {'3-hop':>7} {'hop 1':>7} {'docs/q':>7} {'rounds/q':>8}"
+    print(header)
+    print("-" * len(header))
+    for name, rows in methods.items():
+        def share(selected: list[Row]) -> str:
+            return f"{100 * sum(row[0] for row in selected) / len(selected):.1f}%" if selected else "-"
+
+        docs = sum(len(row[2].read) for row in rows) / len(rows)
+        rounds = sum(row[2].rounds for row in rows) / len(rows)
+        first = 100 * sum(row[1] for row in rows) / len(rows)
+        print(f"{name:<46} {share(rows):>9} {share([r for r in rows if r[3] == 2]):>7} "
+              f"{share([r for r in rows if r[3] == 3]):>7} {first:>6.1f}% {docs:>7.2f} {rounds:>8.2f}")
 
 
 def main() -> int:
@@ -68,18 +162,26 @@ def main() -> int:
     parser.add_argument("--tokens", type=int, default=100_000, help="least memory tokens")
     parser.add_argument("--chains", type=int, default=60)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--rounds", type=int, default=3, help="interleave's round cap")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--model-check", action="store_true",
+                        help="also run interleave with the model's yes/no check after each round")
     parser.add_argument("--build-only", action="store_true", help="encode the bank and stop")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     dataset = build_set(args.tokens, args.chains, args.seed)
-    with open_bank(args.cache_dir.expanduser(), dataset, args.seed, args.device) as engine:
+    with open_bank(args.cache_dir.expanduser(), dataset, args.seed, args.device, args.tokens) as engine:
         stats = engine.status()
-        print(f"memory: {stats.documents} documents, {stats.tokens:,} tokens; {len(dataset.chains)} chains")
+        print(f"memory: {stats.documents} documents, {stats.tokens:,} tokens; {len(dataset.chains)} chains "
+              f"({sum(chain.hops == 3 for chain in dataset.chains)} of 3 hops), seed {args.seed}, {args.device}")
         if stats.tokens < args.tokens:
             print(f"warning: fewer memory tokens than --tokens {args.tokens}", file=sys.stderr)
         if args.build_only:
             return 0
+        started = time.perf_counter()
+        methods = evaluate(engine, dataset, args.seed, args.rounds, args.model_check)
+        print(f"(asked in {time.perf_counter() - started:.0f} s)\n")
+        print_table(methods)
     return 0
 
 
