@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import pytest
 
-from memsa.ingest.readers import read_document, read_source
+from memsa.ingest.document import UnreadableDocument
+from memsa.ingest.readers import read_document, read_source, supported
 from memsa.ingest.readers.chats import detect, whatsapp
 
 ANDROID_US = (
@@ -90,3 +92,32 @@ def test_plain_text_is_not_taken_for_a_chat(tmp_path: Path) -> None:
     path = write(tmp_path, "Shopping list\n12 eggs, 1 loaf\n", name="list.txt")
     assert detect(path) is None
     assert read_source(path)[0].title == "list"
+
+
+def test_zipped_export_with_media(tmp_path: Path) -> None:
+    path = tmp_path / "WhatsApp Chat - Alice.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("00000012-PHOTO-2023-12-31-21-16-10.jpg", b"\xff\xd8" + bytes(5000))
+        archive.writestr("_chat.txt", IOS_GERMAN)
+    assert supported(path) and detect(path) is whatsapp
+    document = read_document(path)
+    assert document.title == "WhatsApp Chat - Alice"
+    assert document.text.splitlines()[0] == "[2023-12-31 21:15] Alice: Frohes neues Jahr"
+    other = tmp_path / "photos.zip"
+    with zipfile.ZipFile(other, "w") as archive:
+        archive.writestr("readme.txt", "Holiday photos")
+    assert detect(other) is None and not supported(other)
+
+
+def test_zipped_export_bomb_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "chat.zip"
+    zeros = bytes(1 << 20)
+    with (
+        zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+        archive.open("_chat.txt", "w", force_zip64=True) as member,
+    ):
+        member.write(b"[31.12.23, 21:15:03] Alice: hi\n")
+        for _ in range(130):
+            member.write(zeros)
+    with pytest.raises(UnreadableDocument, match=r"zip bomb\?"):
+        read_document(path)

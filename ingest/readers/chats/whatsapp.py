@@ -14,22 +14,28 @@ then the locale's habit (dots: day-first; AM/PM: month-first). Lines that do not
 the previous message. System notices (no ``Name:``) keep an empty sender; ``<Media omitted>`` and
 ``<attached: file>`` become ``[Media omitted]`` and ``[attached: file]``. There are no message ids in the
 export: each message's anchor names its line number in the file, stable while the export is unchanged.
+
+The export may also come as the ``.zip`` WhatsApp shares (the chat as ``_chat.txt`` or ``WhatsApp Chat with
+Alice.txt`` beside its photos): only the chat's text is unpacked, under the shared zip-bomb guard.
 """
 
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
 
 from ...document import SourceDocument, UnreadableDocument
+from ..archive import ZIP_ERRORS, SafeZip, ZipLimits
 from ..text import decode_text, normalize_newlines, read_bytes
 from .conversation import MAX_BYTES, ChatMessage, chat_document, message_anchor, sniff
 
 NAME = "WhatsApp chat export"
-SUFFIXES: tuple[str, ...] = (".txt",)
+SUFFIXES: tuple[str, ...] = (".txt", ".zip")
+ZIP_LIMITS = ZipLimits(max_members=100_000, max_total_bytes=1 << 40)  # media are listed, never unpacked
 _DATE = r"\d{1,4}[./-]\d{1,2}[./-]\d{1,4}"
 _TIME = r"\d{1,2}[:.]\d{2}(?:[:.]\d{2})?(?:\s?[AaPp]\.?\s?[Mm]\.?)?"
 _LINE = re.compile(
@@ -52,9 +58,43 @@ class _Raw:
 
 
 def detect(path: Path) -> bool:
-    """A text file whose first non-empty line is a WhatsApp message line."""
-    lines = [line for line in sniff(path, 4096).splitlines() if line.strip()]
+    """A text file whose first non-empty line is a WhatsApp message line, or a zip holding one."""
+    if path.suffix.lower() == ".zip":
+        return _chat_member(path) is not None
+    return _starts_like_a_chat(sniff(path, 4096))
+
+
+def _starts_like_a_chat(head: str) -> bool:
+    lines = [line for line in head.splitlines() if line.strip()]
     return bool(lines) and _LINE.match(lines[0]) is not None
+
+
+def _chat_member(path: Path) -> str | None:
+    """The chat's text file in a WhatsApp export zip (top level, first line a message), or None."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            candidates = [
+                info for info in archive.infolist()
+                if "/" not in info.filename and info.filename.lower().endswith(".txt")
+            ]
+            for info in candidates[:3]:
+                with archive.open(info) as member:
+                    if _starts_like_a_chat(member.read(4096).decode("utf-8", errors="ignore")):
+                        return info.filename
+    except ZIP_ERRORS:
+        return None
+    return None
+
+
+def _chat_text(path: Path) -> tuple[str, str]:
+    """The export's text and the name it goes by (the zip's, for a zipped export)."""
+    if path.suffix.lower() != ".zip":
+        return decode_text(read_bytes(path, MAX_BYTES)), _title(path)
+    member = _chat_member(path)
+    if member is None:
+        raise UnreadableDocument(f"not a {NAME}: the zip holds no chat text")
+    with SafeZip(path, NAME, ZIP_LIMITS) as archive:
+        return decode_text(archive.read(member)), path.stem.replace("_", " ").strip() or "WhatsApp chat"
 
 
 def _parse_lines(text: str) -> list[_Raw]:
@@ -122,12 +162,12 @@ def _title(path: Path) -> str:
 
 def read(path: Path) -> SourceDocument:
     """Read a WhatsApp export; sections are messages headed by chat name and day."""
-    text = normalize_newlines(decode_text(read_bytes(path, MAX_BYTES)))
+    raw_text, title = _chat_text(path)
+    text = normalize_newlines(raw_text)
     raws = _parse_lines(text)
     if not raws:
         raise UnreadableDocument(f"not a {NAME}: no line starts with a message date")
     day_first = _day_first(raws)
-    title = _title(path)
     messages = []
     for raw in raws:
         body = _MEDIA.sub(r"[\1]", _MARKS.sub("", raw.rest)).rstrip()
