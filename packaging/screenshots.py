@@ -111,6 +111,10 @@ def print_stall_table(stalls: list[tuple[str, object, float]]) -> None:
         ratio = report.longest_ms / max(baseline.longest_ms, 0.1) if baseline else float("nan")  # type: ignore[attr-defined]
         print(f"{phase:<12} {seconds:>8.1f} {report.ticks:>7} {report.longest_ms:>11.1f} "  # type: ignore[attr-defined]
               f"{report.p99_ms:>8.1f} {report.over_50ms:>7} {ratio:>7.1f}x")  # type: ignore[attr-defined]
+    print("\nlongest stalls per phase (ended at s: ms):")
+    for phase, report, _ in stalls:
+        worst = ", ".join(f"{at:.1f}: {ms:.0f}" for at, ms in report.worst)  # type: ignore[attr-defined]
+        print(f"  {phase:<12} {worst}")
 
 
 def run(out: Path, theme: str, notes: int) -> None:
@@ -139,8 +143,9 @@ def run(out: Path, theme: str, notes: int) -> None:
     driver.shot(wizard, "01-first-run")
     wizard.start_button.click()
 
+    driver.measure("opening", lambda: driver.wait_until(lambda: memsa.facade.ready, 600, "the engine to open"))
+
     def ingest() -> None:
-        driver.wait_until(lambda: memsa.facade.ready, 600, "the engine to open")
         driver.wait_until(lambda: window.sources.progress.value() >= 3, 600, "ingestion to start")
         driver.shot(window, "02-sources-progress")
         driver.wait_until(lambda: window.sources.counts.text().endswith("done"), 900, "ingestion to finish")

@@ -50,8 +50,11 @@ class TurnWidget(QWidget):
         bubble.setObjectName("UserBubble")
         bubble_layout = QVBoxLayout(bubble)
         bubble_layout.setContentsMargins(14, 10, 14, 10)
-        bubble_layout.addWidget(_label(turn.question, "UserText", selectable=True))
-        bubble.setMaximumWidth(620)
+        question = _label(turn.question, "UserText", selectable=True)
+        # A wrapping label shrinks to its narrowest; give it the width of its text, up to a comfortable line.
+        question.setMinimumWidth(min(question.fontMetrics().horizontalAdvance(turn.question) + 8, 520))
+        bubble_layout.addWidget(question)
+        bubble.setMaximumWidth(600)
         question_row.addWidget(bubble)
         layout.addLayout(question_row)
 

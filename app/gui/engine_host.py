@@ -218,7 +218,7 @@ class EngineHost:
 
 
 def looked_at(event: object) -> str:
-    """ "Looked at notes.md, trip.md" for an interleave round's DocumentsRead event."""
+    """ "Looked at notes.md, trip.md" for an interleave round's DocumentsRead event (rounds count from 1)."""
     names: list[str] = []
     for citation in getattr(event, "citations", []) or []:
         label = CitationView.of(citation).label
@@ -226,5 +226,6 @@ def looked_at(event: object) -> str:
             names.append(label)
     if not names:
         names = [f"document {getattr(doc, 'doc_id', '?')}" for doc in getattr(event, "documents", []) or []]
-    round_index = int(getattr(event, "index", 0))
-    return f"Round {round_index + 1}: looked at {', '.join(names) if names else 'nothing new'}"
+    round_number = int(getattr(event, "index", 1))
+    what = ", ".join(names) if names else "nothing new"
+    return f"Looked at {what}" if round_number <= 1 else f"Round {round_number}: looked at {what}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -56,13 +56,17 @@ class SettingsView(QWidget):
         card = QFrame()
         card.setObjectName("Card")
         form = QFormLayout(card)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         form.setContentsMargins(18, 16, 18, 16)
         form.setHorizontalSpacing(18)
         form.setVerticalSpacing(12)
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
 
         self.model = QLineEdit()
+        self.model.setMinimumWidth(380)
         self.model.setPlaceholderText("Embedded default: SmolLM2-135M-Instruct")
         model_row = QHBoxLayout()
+        model_row.setSpacing(8)
         model_row.addWidget(self.model, 1)
         for text, slot in (("GGUF file…", self._choose_gguf), ("Model folder…", self._choose_folder),
                            ("Default", self.model.clear)):
@@ -75,6 +79,7 @@ class SettingsView(QWidget):
         self.device.addItem("CPU", "cpu")
         if gpu_available:
             self.device.addItem("GPU (CUDA)", "cuda")
+        self.device.setMinimumWidth(220)
         form.addRow("Device", self.device)
 
         self.top_k = QLineEdit()
@@ -83,11 +88,13 @@ class SettingsView(QWidget):
 
         self.ignore_rules = QPlainTextEdit()
         self.ignore_rules.setPlaceholderText("One pattern per line, e.g. *.log or drafts/")
-        self.ignore_rules.setFixedHeight(96)
+        self.ignore_rules.setFixedSize(380, 96)
         form.addRow("Ignore rules", self.ignore_rules)
 
         self.data_dir = QLineEdit()
+        self.data_dir.setMinimumWidth(380)
         data_row = QHBoxLayout()
+        data_row.setSpacing(8)
         data_row.addWidget(self.data_dir, 1)
         browse = QPushButton("Choose…")
         browse.clicked.connect(self._choose_data_dir)
@@ -97,6 +104,7 @@ class SettingsView(QWidget):
         self.theme = QComboBox()
         for theme in THEMES:
             self.theme.addItem(theme.capitalize(), theme)
+        self.theme.setMinimumWidth(220)
         form.addRow("Theme", self.theme)
         layout.addWidget(card)
 

@@ -85,6 +85,7 @@ class Sidebar(QWidget):
         self.history.setModel(self.history_model)
         self.history.setUniformItemSizes(True)
         self.history.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.history.clicked.connect(self._chosen)
         self.history.activated.connect(self._chosen)
         layout.addWidget(self.history, 1)

@@ -33,7 +33,7 @@ class Palette:
 LIGHT = Palette(
     window="#f6f7f9", surface="#ffffff", sidebar="#eef0f4", border="#dde1e8", text="#1c2330", muted="#687385",
     accent="#4f6bed", accent_text="#ffffff", accent_soft="#e6eafd", bubble_user="#4f6bed",
-    bubble_user_text="#ffffff", highlight="#ffe58a", danger="#c8374a", success="#2f9e6a",
+    bubble_user_text="#ffffff", highlight="#fff0b3", danger="#c8374a", success="#2f9e6a",
 )
 DARK = Palette(
     window="#16181d", surface="#1e2128", sidebar="#1a1c22", border="#2d313b", text="#e6e8ee", muted="#9098a8",
@@ -78,6 +78,8 @@ QLineEdit, QPlainTextEdit, QTextBrowser, QSpinBox, QComboBox {
 }
 QLineEdit:focus, QPlainTextEdit:focus, QSpinBox:focus, QComboBox:focus { border-color: $accent; }
 QPlainTextEdit#Composer { border-radius: 12px; padding: 8px 10px; }
+QComboBox { padding-right: 24px; }
+QComboBox::drop-down { border: none; width: 24px; subcontrol-origin: padding; subcontrol-position: center right; }
 QComboBox QAbstractItemView { background: $surface; border: 1px solid $border; }
 QListView, QTableView, QTreeView {
     background: $surface; border: 1px solid $border; border-radius: 10px; padding: 4px;
