@@ -16,16 +16,18 @@ import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors import SafetensorError, safe_open
 
 from ..decoder import Decoder
 from ..errors import ModelNotFound, UnsupportedModel
-from ..settings import EngineSettings
 from .config import MsaConfig, read_checkpoint_config, split_checkpoint_config
 from .router import MsaRouter
+
+if TYPE_CHECKING:  # settings pull in platform folders; loading a checkpoint needs none of that
+    from ..settings import EngineSettings
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,13 @@ Prompts are built as token spans with a role per token and never re-parsed from 
     TEMPLATE prefix  the head of a user turn (``<|im_start|>user\\n`` for Qwen), encoded once per model;
                      its keys/values are what every question sees first, as in the reference.
     MEMORY           one position slot per selected document (their K̄/V̄ are keys, not tokens).
-    QUERY            the question's tokens: the only ones whose router queries score memory.
+    QUERY            the question's tokens: their router queries score memory.
     TEMPLATE tail    the end of the user turn and the assistant's head; read, but not used for routing
                      (the reference routes with the question tokens alone).
-    GENERATED        the answer.
+    GENERATED        what the model wrote: a retrieval call (``[4][12]`` + delimiter) or the answer.
+    EVIDENCE         the original text of the documents a call named (``[4]. text``), then the delimiter;
+                     the latest round's evidence routes together with the question, so a second hop can
+                     be found through an entity the first one named.
 
 Head and tail come from the tokenizer's own chat template, split around the user message.
 """
@@ -16,6 +19,7 @@ Head and tail come from the tokenizer's own chat template, split around the user
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -53,17 +57,38 @@ class QuestionPrompt:
     """The question side of a sparse prefill.
 
     Attributes:
-        token_ids: [Tq] ids of the question followed by the template tail.
-        roles: one role per token (QUERY, then TEMPLATE for the tail).
+        token_ids: [Tq] ids: the question, the template tail, then any earlier rounds' calls and evidence.
+        roles: one role per token.
+        routes: one flag per token: whether its router query scores memory.
     """
 
     token_ids: torch.Tensor
     roles: tuple[TokenRole, ...]
+    routes: tuple[bool, ...]
+
+    def __post_init__(self) -> None:
+        if not self.token_ids.numel() == len(self.roles) == len(self.routes):
+            raise InvalidInput("a prompt needs exactly one role and one routing flag per token")
+        if not any(self.routes):
+            raise InvalidInput("a prompt needs at least one token that routes")
 
     @property
     def query_mask(self) -> torch.Tensor:
         """[Tq] bool: the tokens whose router queries score memory."""
-        return torch.tensor([role is TokenRole.QUERY for role in self.roles], dtype=torch.bool)
+        return torch.tensor(self.routes, dtype=torch.bool)
+
+
+@dataclass(frozen=True)
+class EvidenceRound:
+    """One earlier interleave round: what the model wrote, and the documents that were then read to it.
+
+    Attributes:
+        call_token_ids: the model's retrieval call as it wrote it (ids, then the delimiter).
+        documents: (document id, original text) of each document read, in the order shown.
+    """
+
+    call_token_ids: tuple[int, ...]
+    documents: tuple[tuple[int, str], ...]
 
 
 def chat_frame(tokenizer: object) -> ChatFrame:
@@ -83,17 +108,34 @@ def chat_frame(tokenizer: object) -> ChatFrame:
     return ChatFrame(prefix=_ids(tokenizer, head), tail=_ids(tokenizer, tail))
 
 
-def question_prompt(tokenizer: object, frame: ChatFrame, question: str) -> QuestionPrompt:
-    """Tokenize ``question`` and append the template tail.
+def question_prompt(tokenizer: object, frame: ChatFrame, question: str, rounds: Sequence[EvidenceRound] = (),
+                    delimiter: int | None = None) -> QuestionPrompt:
+    """Tokenize ``question``, append the template tail, then every earlier round's call and evidence.
+
+    Args:
+        rounds: earlier interleave rounds, oldest first; each one's evidence is shown as ``[id]. text``
+            lines followed by ``delimiter``. Only the latest round's evidence routes with the question.
+        delimiter: the token closing a round's evidence (``<|object_ref_end|>``); needed with ``rounds``.
 
     Raises:
-        InvalidInput: the question is empty once tokenized.
+        InvalidInput: the question is empty once tokenized, or rounds come without a delimiter.
     """
     query = _ids(tokenizer, question)
     if query.numel() == 0:
         raise InvalidInput("the question is empty")
-    roles = (TokenRole.QUERY,) * query.numel() + (TokenRole.TEMPLATE,) * frame.tail.numel()
-    return QuestionPrompt(token_ids=torch.cat([query, frame.tail]), roles=roles)
+    if rounds and delimiter is None:
+        raise InvalidInput("evidence rounds need the delimiter token that closes them")
+    pieces = [query, frame.tail]
+    roles = [TokenRole.QUERY] * query.numel() + [TokenRole.TEMPLATE] * frame.tail.numel()
+    routes = [True] * query.numel() + [False] * frame.tail.numel()
+    for number, evidence_round in enumerate(rounds, start=1):
+        call = torch.tensor(evidence_round.call_token_ids, dtype=torch.long)
+        shown = "".join(f"[{doc_id}]. {text}\n" for doc_id, text in evidence_round.documents)
+        evidence = torch.cat([_ids(tokenizer, shown), torch.tensor([delimiter], dtype=torch.long)])
+        pieces += [call, evidence]
+        roles += [TokenRole.GENERATED] * call.numel() + [TokenRole.EVIDENCE] * evidence.numel()
+        routes += [False] * call.numel() + [number == len(rounds)] * evidence.numel()
+    return QuestionPrompt(token_ids=torch.cat(pieces), roles=tuple(roles), routes=tuple(routes))
 
 
 def question_positions(n_prefix: int, n_selected: int, n_tokens: int, start: int = 0) -> torch.Tensor:

@@ -37,7 +37,7 @@ from .selection import LayerSelection, MemorySource, gather_memory, select_docum
 
 @dataclass
 class LayerCache:
-    """One layer's compact cache, preallocated for the whole answer (a dumb buffer and a fill level).
+    """One layer's compact cache, preallocated for the planned answer (a dumb buffer and a fill level).
 
     Attributes:
         keys, values: [1, H_kv, capacity, d].
@@ -59,10 +59,15 @@ class LayerCache:
         return cache
 
     def append(self, keys: torch.Tensor, values: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Write ``[1, H_kv, T, d]`` after the filled part; return the filled keys and values."""
+        """Write ``[1, H_kv, T, d]`` after the filled part; return the filled keys and values.
+
+        An answer longer than planned doubles the buffer rather than failing.
+        """
         end = self.length + keys.shape[2]
         if end > self.keys.shape[2]:
-            raise RuntimeError("the answer outgrew its cache: decode at most max_new_tokens tokens")
+            grown = LayerCache.filled(self.keys[:, :, :self.length], self.values[:, :, :self.length],
+                                      spare=max(self.length, keys.shape[2]))
+            self.keys, self.values = grown.keys, grown.values
         self.keys[:, :, self.length:end] = keys
         self.values[:, :, self.length:end] = values
         self.length = end

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 import torch
 
 from memsa.core.encoding import encode_documents, tokenize_document
@@ -17,41 +15,10 @@ from memsa.core.msa.router import MsaRouter
 from memsa.core.msa.selection import MemorySource
 from memsa.core.msa.tensor_memory import TensorMemory
 from memsa.core.settings import EngineSettings
-from tests.core.msa.tiny_msa import TinyMsa
+from tests.core.msa.tiny_msa import NOTES, TinyMsa
 
-NOTES = [
-    "the wifi password at the lake cabin is tango 4 2 .",
-    "red green blue . alpha bravo charlie delta echo foxtrot golf hotel india .",
-    "the manager meeting is at the office on 7 .",
-    "kilo lima mike november oscar papa quebec romeo sierra .",
-    "who is the manager of the lake office ? victor whiskey xray .",
-    "zulu yankee 9 8 7 .",
-]
 QUESTION = "what is the wifi password at the cabin ?"
 NEW_TOKENS = 10
-
-
-def _open_with_notes(checkpoint: TinyMsa, folder: Path) -> MemoryEngine:
-    engine = MemoryEngine.open(EngineSettings(data_dir=folder / "data", cache_dir=folder / "cache",
-                                              model=str(checkpoint.path)))
-    for number, text in enumerate(NOTES):
-        source = SourceInfo(path=f"/notes/{number}.md", content_hash=str(number), mtime_ns=1, size=len(text))
-        engine.remember(source, [DocumentText(text=text, start=0, end=len(text))])
-    return engine
-
-
-@pytest.fixture()
-def any_engine(tiny_msa: TinyMsa, tmp_path: Path) -> Iterator[MemoryEngine]:
-    """Both routing rules (cosine and scaled dot product), a fresh bank each."""
-    with _open_with_notes(tiny_msa, tmp_path) as opened:
-        yield opened
-
-
-@pytest.fixture(scope="module")
-def engine(tiny_cosine_msa: TinyMsa, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MemoryEngine]:
-    """One cosine-routing engine shared by the tests that only read from it."""
-    with _open_with_notes(tiny_cosine_msa, tmp_path_factory.mktemp("sparse")) as opened:
-        yield opened
 
 
 def _router(engine: MemoryEngine) -> MsaRouter:

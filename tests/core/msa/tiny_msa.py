@@ -22,6 +22,16 @@ EXTRA_WORDS = ["user", "assistant"]
 GEOMETRY: dict[str, Any] = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=4, num_attention_heads=4,
                 num_key_value_heads=2, head_dim=16)
 
+# Notes the tests remember: short, of a few 4-token chunks each, sharing words so routing has choices.
+NOTES = [
+    "the wifi password at the lake cabin is tango 4 2 .",
+    "red green blue . alpha bravo charlie delta echo foxtrot golf hotel india .",
+    "the manager meeting is at the office on 7 .",
+    "kilo lima mike november oscar papa quebec romeo sierra .",
+    "who is the manager of the lake office ? victor whiskey xray .",
+    "zulu yankee 9 8 7 .",
+]
+
 
 @dataclass(frozen=True)
 class TinyMsa:
