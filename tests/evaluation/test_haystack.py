@@ -1,0 +1,106 @@
+"""Needles and haystacks: deterministic by seed, gold documents hold the facts, families behave."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from memsa.core.errors import InvalidInput
+from memsa.evaluation.haystack import HaystackRecipe, build_haystack
+from memsa.evaluation.needle_templates import EXACT, LOOKALIKE, REWORDED, UPDATED
+from memsa.evaluation.needles import NeedleCounts, make_needles
+from memsa.evaluation.text_sources import background_passages, troff_to_text
+
+COUNTS = NeedleCounts(exact=4, lookalike_groups=2, lookalike_group=3, reworded=4, updated=3, absent=4, multihop=2)
+
+
+def words(text: str) -> int:
+    return len(text.split())
+
+
+def filler(count: int = 400) -> list[tuple[str, str]]:
+    """Background passages of 80 words, each different."""
+    return [(f"doc {i}", "\n\n".join(f"Paragraph {j} of filler document {i} " + "lorem " * 15 for j in range(4)))
+            for i in range(count)]
+
+
+def haystack(seed: int, size: int = 3000, split: str = "eval"):  # type: ignore[no-untyped-def]
+    recipe = HaystackRecipe(size, seed=seed, template_split=split, counts=COUNTS)
+    return build_haystack(recipe, words, iter(filler()))
+
+
+def test_same_seed_same_haystack_other_seed_other_needles() -> None:
+    first, again, other = haystack(1), haystack(1), haystack(2)
+    assert first.fingerprint() == again.fingerprint()
+    assert first.fingerprint() != other.fingerprint()
+    assert [q.question for q in first.queries] != [q.question for q in other.queries]
+
+
+def test_every_family_is_present_and_gold_documents_hold_the_answer() -> None:
+    built = haystack(3)
+    families = {query.family for query in built.queries}
+    assert families == {"exact", "lookalike", "reworded", "updated", "multihop", "absent"}
+    assert built.size_tokens >= 3000
+    for query in built.queries:
+        if query.absent:
+            assert not query.answers
+            continue
+        answer_doc = built.documents[query.gold[-1]]  # a chain's answer sits in its last hop
+        assert query.answers[0] in answer_doc.text, query
+    updated = [query for query in built.queries if query.family == "updated"]
+    assert all(query.stale and query.stale[0] != query.gold[0] for query in updated)
+
+
+def test_lookalike_keys_differ_by_one_character_and_sit_in_different_documents() -> None:
+    built = haystack(4)
+    group = [query for query in built.queries if query.qid.startswith("lookalike-0-")]
+    keys = [next(word for word in query.question.split() if "-" in word).rstrip("?") for query in group]
+    assert len(set(keys)) == 3
+    for first, second in itertools.combinations(keys, 2):
+        assert sum(a != b for a, b in zip(first, second, strict=True)) <= 2
+    assert len({query.gold[0] for query in group}) == 3
+
+
+def test_absent_questions_name_nothing_that_was_planted() -> None:
+    built = haystack(5)
+    memory = " ".join(document.text for document in built.documents)
+    for query in (q for q in built.queries if q.absent and q.question.startswith(("What", "Which"))):
+        keys = [word.strip("?'s") for word in query.question.split() if word[:1].isupper()][1:]
+        assert not any(key and key in memory and key not in ("Ltd",) and len(key) > 6 for key in keys), query
+
+
+def test_template_splits_are_disjoint_and_change_the_questions() -> None:
+    for templates in (EXACT, LOOKALIKE, REWORDED, UPDATED):
+        splits = {template.split for template in templates}
+        assert splits == {"eval", "dev"}
+    eval_questions = {probe.question for probe in make_needles(COUNTS, 0, "eval").probes}
+    dev_questions = {probe.question for probe in make_needles(COUNTS, 0, "dev").probes}
+    assert not eval_questions & dev_questions
+    with pytest.raises(InvalidInput):
+        make_needles(COUNTS, 0, "test")
+
+
+def test_too_little_text_is_a_clear_error() -> None:
+    recipe = HaystackRecipe(50_000, counts=COUNTS)
+    with pytest.raises(InvalidInput, match="only about"):
+        build_haystack(recipe, words, iter(filler(20)))
+
+
+def test_real_background_text_is_readable_and_in_a_seeded_order() -> None:
+    first = list(itertools.islice(background_passages("eval", seed=7), 6))
+    again = list(itertools.islice(background_passages("eval", seed=7), 6))
+    assert first == again and len(first) == 6
+    assert all(60 <= len(text.split()) <= 400 for _, text in first)
+    assert not any("\\f" in text for _, text in first)
+
+
+def test_troff_markup_becomes_paragraphs() -> None:
+    markup = "\n".join([
+        '.\\" a comment', ".TH LS 1", ".de XX", "ignored macro body", "..", ".SH NAME",
+        "ls \\- list directory contents", ".SH DESCRIPTION", ".PP", "List \\fBinformation\\fR about the FILEs.",
+        ".B \"bold words\"", ".IP \\(bu 2", "an item",
+    ])
+    text = troff_to_text(markup)
+    assert text.split("\n\n") == ["NAME ls - list directory contents", "DESCRIPTION",
+                                  "List information about the FILEs. bold words", "• an item"]

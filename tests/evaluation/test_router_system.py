@@ -1,0 +1,94 @@
+"""The harness scores the router exactly as the engine does, from cached inputs, without the model."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+import torch
+
+from memsa.core.engine import DocumentText, MemoryEngine
+from memsa.core.memory.records import SourceInfo
+from memsa.core.models import load_model, resolve_model
+from memsa.core.pooling import chunk_mean
+from memsa.core.router import RouterProjectors
+from memsa.core.routing import route
+from memsa.core.settings import EngineSettings
+from memsa.evaluation.benchmark import Benchmark, Document, Query
+from memsa.evaluation.router_system import question_states, regroup, router_key_matrices, run_router
+from memsa.evaluation.runner import EvalSettings, NamedRouter, encode_benchmark, state_spec
+from memsa.evaluation.state_store import EncodedText, StateStore
+from tests.support.tiny_models import TinyModel, install_router, random_text
+
+
+def test_regrouping_cached_chunks_equals_pooling_the_tokens(tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    documents = [torch.randn(length, 6) for length in (1, 7, 8, 13, 32)]
+    store = StateStore(tmp_path, layers=(0,), width=6)
+    store.add([EncodedText(f"d{i}", {0: chunk_mean(doc, 2).half()}, doc.shape[0]) for i, doc in enumerate(documents)],
+              seconds=1.0)
+    gathered = store.gather([f"d{i}" for i in range(len(documents))], 0)
+    pooled, doc_ids, chunk_index = regroup(gathered, base=2, target=8)
+    expected = torch.cat([chunk_mean(doc, 8) for doc in documents])
+    torch.testing.assert_close(pooled, expected, atol=2e-3, rtol=2e-3)  # float16 storage
+    assert doc_ids.tolist() == [0, 1, 2, 3, 3, 4, 4, 4, 4]
+    assert chunk_index.tolist() == [0, 0, 0, 0, 1, 0, 1, 2, 3]
+    assert store.seconds(["d0", "d0", "d4"]) == pytest.approx(33 / 61, abs=1e-5)
+
+
+def test_store_survives_reopening_and_reports_missing_texts(tmp_path: Path) -> None:
+    store = StateStore(tmp_path, layers=(1, 3), width=2)
+    store.add([EncodedText("a", {1: torch.ones(2, 2), 3: torch.zeros(2, 2)}, 5)], seconds=0.5)
+    reopened = StateStore(tmp_path, layers=(1, 3), width=2)
+    assert reopened.missing(["a", "b", "b"]) == ["b"]
+    assert reopened.gather(["a"], 1).rows.tolist() == [[1.0, 1.0], [1.0, 1.0]]
+
+
+@pytest.fixture()
+def memory(tiny_llama: TinyModel, data_dir: Path) -> tuple[Benchmark, Path]:
+    install_router(tiny_llama, data_dir)
+    rng = random.Random(3)
+    documents = [Document(i, f"d{i}", random_text(rng, rng.randint(8, 60))) for i in range(14)]
+    queries = [Query(f"q{i}", "exact", random_text(rng, rng.randint(3, 9)), ("x",), (i,)) for i in range(6)]
+    return Benchmark("tiny", documents, queries), data_dir
+
+
+def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
+    tiny_llama: TinyModel, memory: tuple[Benchmark, Path], tmp_path: Path
+) -> None:
+    benchmark, data_dir = memory
+    settings = EngineSettings(data_dir=data_dir, model=str(tiny_llama.path), cache_dir=tmp_path / "models")
+    bank_ids = {}
+    with MemoryEngine.open(settings) as engine:
+        for document in benchmark.documents:
+            source = SourceInfo(f"/notes/{document.doc_id}", str(document.doc_id), 0, 0)
+            remembered = engine.remember(source, [DocumentText(document.text, 0, len(document.text))])
+            bank_ids[remembered.doc_ids[0]] = document.doc_id
+        from_engine = [engine.retrieve(query.question, top_k=5) for query in benchmark.queries]
+        router: RouterProjectors = engine.router
+
+    loaded = load_model(resolve_model(str(tiny_llama.path)), cache_dir=tmp_path / "models")
+    named = [NamedRouter("memsa", router)]
+    eval_settings = EvalSettings(cache_dir=tmp_path / "eval", pool_tokens=2)  # the router pools 4 tokens
+    spec = state_spec(loaded, named, eval_settings)
+    inputs, encoded = encode_benchmark(loaded, spec, benchmark, eval_settings)
+    assert encoded > 0
+    matrices = router_key_matrices(router, inputs, "cpu")
+    states = question_states(inputs, router.spec.layers, "cpu")
+    for engine_routed, state in zip(from_engine, states, strict=True):
+        harness_routed = route(router, state, matrices.__getitem__, 5)
+        harness_scores = {doc.doc_id: doc.score for doc in harness_routed}
+        engine_scores = {bank_ids[doc.doc_id]: doc.score for doc in engine_routed}
+        for doc_id in harness_scores.keys() & engine_scores.keys():
+            assert harness_scores[doc_id] == pytest.approx(engine_scores[doc_id], abs=3e-3)
+        best_engine, best_harness = bank_ids[engine_routed[0].doc_id], harness_routed[0].doc_id
+        assert best_engine == best_harness or engine_routed[0].score - engine_scores.get(best_harness, -9) < 3e-3
+
+    runs = run_router(router, inputs, benchmark.queries, top_k=5)
+    assert [run.system for run in runs] == ["memsa layer 1", "memsa layer 3", "memsa"]
+    combined = runs[-1]
+    assert combined.rankings["q0"] == [doc.doc_id for doc in route(router, states[0], matrices.__getitem__, 5)]
+    assert combined.abstained is not None and set(combined.abstained) == {q.qid for q in benchmark.queries}
+    _, again = encode_benchmark(loaded, spec, benchmark, eval_settings)
+    assert again == 0  # everything came from the cache
