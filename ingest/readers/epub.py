@@ -15,6 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import unquote
 
+from lxml import etree
+
 from ..document import Section, SourceDocument, UnreadableDocument, join_parts
 from .archive import SafeZip, parse_xml
 from .html import decode_html, extract
@@ -23,19 +25,22 @@ from .text import read_bytes
 SUFFIXES = (".epub",)
 MAX_BYTES = 256 * 1024 * 1024
 _KIND = "EPUB book"
-_CONTAINER = "urn:oasis:names:tc:opendocument:xmlns:container"
-_OPF = "http://www.idpf.org/2007/opf"
-_DC = "http://purl.org/dc/elements/1.1/"
 _ENCRYPTION = "http://www.w3.org/2001/04/xmlenc#"
 _CHAPTER_TYPES = frozenset({"application/xhtml+xml", "text/html", "application/x-dtbook+xml"})
+
+
+def _named(root: etree._Element, name: str) -> list[etree._Element]:
+    """Elements called ``name`` in any namespace (or none), in document order."""
+    found = root.xpath(f"//*[local-name()='{name}']")
+    return [element for element in found if isinstance(element, etree._Element)] if isinstance(found, list) else []
 
 
 def _package_path(archive: SafeZip) -> str:
     if "META-INF/container.xml" not in archive:
         raise UnreadableDocument(f"not a readable {_KIND} (no META-INF/container.xml; not an .epub?)")
     container = parse_xml(archive.read("META-INF/container.xml"), _KIND, "META-INF/container.xml")
-    rootfile = container.find(f".//{{{_CONTAINER}}}rootfile")
-    full_path = rootfile.get("full-path") if rootfile is not None else None
+    rootfiles = _named(container, "rootfile")  # by local name: some tools leave out the namespace
+    full_path = rootfiles[0].get("full-path") if rootfiles else None
     if not full_path or full_path not in archive:
         raise UnreadableDocument(f"not a readable {_KIND}: its package document is missing")
     return full_path
@@ -62,15 +67,16 @@ def _spine(archive: SafeZip, package: str) -> tuple[str, list[str]]:
     folder = posixpath.dirname(package)
     manifest = {
         item.get("id"): (item.get("href", ""), item.get("media-type", ""))
-        for item in opf.iter(f"{{{_OPF}}}item")
+        for item in _named(opf, "item")
         if item.get("id")
     }
     chapters = []
-    for itemref in opf.iter(f"{{{_OPF}}}itemref"):
+    for itemref in _named(opf, "itemref"):
         href, media_type = manifest.get(itemref.get("idref"), ("", ""))
         if href and media_type in _CHAPTER_TYPES:
             chapters.append(posixpath.normpath(posixpath.join(folder, unquote(href.split("#")[0]))))
-    title = " ".join((opf.findtext(f".//{{{_DC}}}title") or "").split())
+    titles = _named(opf, "title")
+    title = " ".join((titles[0].text or "").split()) if titles else ""
     return title, chapters
 
 
