@@ -101,8 +101,8 @@ def add_bomb_member(archive: zipfile.ZipFile, name: str, mebibytes: int) -> None
             member.write(zeros)
 
 
-def understate_sizes(path: Path, declared: int) -> None:
-    """Rewrite every member's declared unpacked size to ``declared`` bytes, as a hostile archive would.
+def declare_sizes(path: Path, declared: int) -> None:
+    """Rewrite every member's declared unpacked size to ``declared`` bytes, as a hostile archive may.
 
     Patches the central directory's 32-bit size fields (members written without zip64).
     """

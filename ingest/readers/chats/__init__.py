@@ -29,9 +29,12 @@ FORMATS: tuple[ChatFormat, ...] = (chatgpt, telegram, discord, generic, whatsapp
 
 
 def detect(path: Path) -> ChatFormat | None:
-    """The chat format of the file (or, for Slack, folder) at ``path``, or None."""
-    suffix = "" if path.is_dir() else path.suffix.lower()
-    return next((chat for chat in FORMATS if suffix in chat.SUFFIXES and chat.detect(path)), None)
+    """The chat format of the file (or, for Slack, folder) at ``path``; None when it is none or can't be looked at."""
+    try:
+        suffix = "" if path.is_dir() else path.suffix.lower()
+        return next((chat for chat in FORMATS if suffix in chat.SUFFIXES and chat.detect(path)), None)
+    except OSError:  # an unreadable folder or file: its reader will say why, if it is read at all
+        return None
 
 
 def read_chat(path: Path, chat: ChatFormat) -> SourceDocument:
