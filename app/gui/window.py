@@ -108,8 +108,8 @@ class MainWindow(QMainWindow):
 
     def _shortcuts(self) -> None:
         for keys, slot in (
-            (QKeySequence.StandardKey.New, self.new_conversation),
-            (QKeySequence.StandardKey.Find, self.focus_search),
+            (QKeySequence("Ctrl+N"), self.new_conversation),
+            (QKeySequence("Ctrl+F"), self.focus_search),
             (QKeySequence("Ctrl+."), self.facade.stop_answer),
             (QKeySequence("Ctrl+1"), lambda: self.show_page(CHAT)),
             (QKeySequence("Ctrl+2"), lambda: self.show_page(SOURCES)),
