@@ -106,3 +106,33 @@ def test_deeply_nested_json_is_refused(tmp_path: Path) -> None:
     path.write_text('{"dia_id": 1, "session_1": ' + "[" * 200_000 + "]" * 200_000 + "}")
     with pytest.raises(UnreadableDocument, match="^not a conversation JSON: JSON nested too deeply$"):
         read_document(path)
+
+
+def test_messenger_export_is_ordered_and_repaired(tmp_path: Path) -> None:
+    path = tmp_path / "message_1.json"
+    garbled = "Caf\u00c3\u00a9 at 8?"  # "Café at 8?" as Meta writes it
+    path.write_text(json.dumps({
+        "participants": [{"name": "Ren\u00c3\u00a9e"}, {"name": "Tom"}],
+        "messages": [
+            {"sender_name": "Tom", "timestamp_ms": 1709402760000, "content": "Yes!"},
+            {"sender_name": "Ren\u00c3\u00a9e", "timestamp_ms": 1709402700000, "content": garbled},
+        ],
+        "title": "Ren\u00c3\u00a9e",
+        "thread_path": "inbox/renee_123",
+    }))
+    assert detect(path) is generic
+    document = read_document(path)
+    assert document.title == "Renée"
+    assert [document.text[s.start : s.end].split("] ", 1)[1] for s in document.sections] == [
+        "Renée: Café at 8?", "Tom: Yes!"
+    ]
+    assert document.sections[0].anchor.startswith("msg 2 · Renée · ")
+
+
+def test_mixed_time_styles_still_sort(tmp_path: Path) -> None:
+    path = tmp_path / "mixed.json"
+    path.write_text(json.dumps([
+        {"sender": "A", "text": "later", "timestamp": "2024-03-02T18:05:00+00:00"},
+        {"sender": "B", "text": "earlier", "timestamp": 1609459200},
+    ]))
+    assert read_document(path).text.endswith("A: later")

@@ -7,9 +7,12 @@ conversation ("Caroline & Melanie, session 1"), every turn carries its session's
 kept as its caption, and a turn's anchor is its ``dia_id`` ("D1:3") exactly.
 
 Plain: a list of messages (or ``{title?, messages: [...]}``) whose keys are common names: speaker from
-``speaker``/``sender``/``author``/``from``/``role``, text from ``text``/``content``/``message``/``body``,
-time from ``timestamp``/``time``/``date``/``created_at`` (ISO 8601 or epoch seconds), id from
-``id``/``message_id``/``dia_id`` (else the message's position).
+``speaker``/``sender``/``sender_name``/``author``/``from``/``role``, text from
+``text``/``content``/``message``/``body``, time from ``timestamp``/``timestamp_ms``/``time``/``date``/
+``created_at`` (ISO 8601, or epoch seconds or milliseconds), id from ``id``/``message_id``/``dia_id`` (else
+the message's position). Messages that all carry a time are put in time order, since some exports list the
+newest first. This covers Facebook Messenger and Instagram ``message_1.json`` files too, whose text is UTF-8
+mis-declared as Latin-1 escapes ("cafÃ©"): it is repaired for them.
 """
 
 from __future__ import annotations
@@ -28,9 +31,9 @@ SUFFIXES: tuple[str, ...] = (".json",)
 _SESSION = re.compile(r"^session_(\d+)$")
 _SESSION_TIMES = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%I:%M %p on %B %d, %Y")
 _KEYS = {
-    "speaker": ("speaker", "sender", "author", "from", "role", "name"),
+    "speaker": ("speaker", "sender", "sender_name", "author", "from", "role", "name"),
     "text": ("text", "content", "message", "body"),
-    "time": ("timestamp", "time", "date", "created_at", "create_time"),
+    "time": ("timestamp", "timestamp_ms", "time", "date", "created_at", "create_time"),
     "id": ("id", "message_id", "dia_id", "uuid"),
 }
 _GENERIC_SNIFF = [re.compile(rf'"(?:{"|".join(names)})"\s*:') for names in _KEYS.values() if names != _KEYS["id"]]
@@ -84,20 +87,37 @@ def _field(message: dict[str, Any], role: str) -> object:
     return None
 
 
-def _plain(messages: list[Any], title: str) -> Iterator[ChatMessage]:
+def _time(value: object) -> datetime | None:
+    """ISO 8601 text, or epoch seconds or milliseconds (numbers past the year 5138 in seconds are milliseconds)."""
+    if isinstance(value, str) and not value.isdigit():
+        return from_iso(value)
+    if isinstance(value, int | float | str) and not isinstance(value, bool) and float(value) > 1e11:
+        return from_epoch(float(value) / 1000)
+    return from_epoch(value)
+
+
+def _meta_text(text: str) -> str:
+    """Undo Meta's export quirk: UTF-8 bytes written as Latin-1 characters."""
+    try:
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+def _plain(messages: list[Any], title: str, meta: bool) -> list[ChatMessage]:
+    found = []
     for position, message in enumerate(messages, start=1):
         if not isinstance(message, dict):
             continue
-        raw_time = _field(message, "time")
-        time = from_iso(raw_time) if isinstance(raw_time, str) and not raw_time.isdigit() else from_epoch(raw_time)
-        text = _field(message, "text")
-        yield ChatMessage(
-            title,
-            str(_field(message, "speaker") or ""),
-            text if isinstance(text, str) else "",
-            time,
-            str(_field(message, "id") or position),
-        )
+        text, speaker = _field(message, "text"), str(_field(message, "speaker") or "")
+        text = text if isinstance(text, str) else ""
+        if meta:
+            text, speaker = _meta_text(text), _meta_text(speaker)
+        message_id = str(_field(message, "id") or position)
+        found.append(ChatMessage(title, speaker, text, _time(_field(message, "time")), message_id))
+    if found and all(message.time for message in found):
+        found.sort(key=lambda message: message.time.timestamp() if message.time else 0.0)  # aware or naive
+    return found
 
 
 def _is_locomo(item: object) -> bool:
@@ -112,10 +132,12 @@ def read(path: Path) -> SourceDocument:
     if samples and all(_is_locomo(sample) for sample in samples):
         messages = [message for sample in samples for message in _locomo(sample)]
         return chat_document(path, path.stem, messages, anchor=lambda message: message.message_id)
-    title = path.stem
+    title, meta = path.stem, False
     if isinstance(data, dict) and isinstance(data.get("messages"), list):
+        meta = "participants" in data and "thread_path" in data  # a Facebook Messenger or Instagram export
         title = str(data.get("title") or data.get("name") or title)
+        title = _meta_text(title) if meta else title
         data = data["messages"]
     if not isinstance(data, list) or not data:
         raise UnreadableDocument(f"not a {NAME}: expected LoCoMo-style sessions or a list of messages")
-    return chat_document(path, title, _plain(data, title), anchor=message_anchor)
+    return chat_document(path, title, _plain(data, title, meta), anchor=message_anchor)
