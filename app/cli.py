@@ -1,4 +1,4 @@
-"""The ``memsa`` command line: ingest, ask, status, forget, reencode, train-router, demo, gui."""
+"""The ``memsa`` command line: ingest, ask, status, forget, watch, reencode, train-router, demo, gui."""
 
 from __future__ import annotations
 
@@ -63,6 +63,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     forget = sub.add_parser("forget", parents=common, help="remove a file or a folder from memory")
     forget.add_argument("path", type=Path)
+
+    watch = sub.add_parser("watch", parents=common,
+                           help="keep memory in step with folders until Ctrl-C (they stay watched folders)")
+    watch.add_argument("paths", nargs="*", type=Path, metavar="PATH",
+                       help="folders to watch from now on (default: the folders watched before)")
+    watch.add_argument("--exclude", action="append", default=[], metavar="PATTERN",
+                       help="leave out files matching this gitignore-style pattern (repeatable)")
+    watch.add_argument("--quiet-seconds", type=float, default=2.0,
+                       help="read a file once it has not changed for this long (default: 2)")
 
     sub.add_parser("reencode", parents=common, help="re-encode memory for the current model and router")
 

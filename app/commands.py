@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
+import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -14,6 +16,7 @@ from memsa.core.engine import Answer, Finished, MemoryEngine, Retrieved, TextDel
 from memsa.core.errors import InvalidInput
 from memsa.core.settings import EngineSettings
 from memsa.ingest.pipeline import FileOutcome, IngestProgress, ingest_paths
+from memsa.ingest.watching import QueueProgress, WatchedRoot, WatchService
 
 SAMPLE_QUESTION = "When is the dentist appointment?"
 
@@ -96,7 +99,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "answer": answer.text,
         "citations": [
             {"doc_id": c.doc_id, "path": c.path, "start": c.start, "end": c.end, "score": round(c.score, 4),
-             "snippet": c.snippet}
+             "snippet": c.snippet, "anchor": c.anchor}
             for c in answer.citations
         ],
         "timings": answer.timings,
@@ -136,7 +139,9 @@ def print_citations(answer: Answer) -> None:
     for citation in answer.citations:
         snippet = " ".join(citation.snippet.split())
         snippet = snippet if len(snippet) <= 160 else snippet[:157] + "..."
-        print(f"  [{citation.doc_id}] {citation.path}:{citation.start}-{citation.end}  score {citation.score:.3f}")
+        anchor = f"  ({citation.anchor})" if citation.anchor else ""
+        print(f"  [{citation.doc_id}] {citation.path}:{citation.start}-{citation.end}{anchor}"
+              f"  score {citation.score:.3f}")
         print(f"      {snippet}")
 
 
@@ -156,14 +161,74 @@ def status(settings: EngineSettings, args: argparse.Namespace) -> int:
             "bytes_on_disk": stats.bytes_on_disk,
             "answers_by": "llama.cpp" if engine.answers_with_llama_cpp else "torch",
         }
+        files = engine.bank.ledger.counts()
+        failures = engine.bank.ledger.outcomes(status="failed", limit=STATUS_FAILURES)
+        watched = engine.bank.ledger.roots()
     if args.json:
+        report.update(files=files, failures=[asdict(outcome) for outcome in failures],
+                      watched=[asdict(root) for root in watched])
         print(json.dumps(report))
         return 0
     width = max(map(len, report))
     for key, value in report.items():
         shown = f"{value:,}" if isinstance(value, int) else value
         print(f"{key.replace('_', ' '):<{width}}  {shown}")
+    _print_files(files, failures, watched)
     return 0
+
+
+STATUS_FAILURES = 20
+
+
+def _print_files(files: dict[str, int], failures: list[FileOutcome], watched: list[WatchedRoot]) -> None:
+    """The files part of ``memsa status``: outcomes per status, watched folders, the latest failures."""
+    if files:
+        print("files         " + ", ".join(f"{count:,} {status}" for status, count in files.items()))
+    for root in watched:
+        scanned = time.strftime("%Y-%m-%d %H:%M", time.localtime(root.last_scan)) if root.last_scan else "never"
+        excludes = f"  (excluding {', '.join(root.excludes)})" if root.excludes else ""
+        print(f"watching      {root.path}{excludes}  last scan {scanned}")
+    if failures:
+        shown = "latest " if files.get("failed", 0) > len(failures) else ""
+        print(f"\n{shown}failures:")
+        for outcome in failures:
+            print(f"  {outcome.path}: {outcome.reason}")
+
+
+def watch(settings: EngineSettings, args: argparse.Namespace) -> int:
+    """Add the named folders to the watched ones, reconcile, then keep memory in step until Ctrl-C."""
+    if args.quiet_seconds < 0:
+        raise InvalidInput("--quiet-seconds cannot be negative")
+    missing = [str(path) for path in args.paths if not path.is_dir()]
+    if missing:
+        raise InvalidInput(f"not a folder: {', '.join(missing)}")
+    with MemoryEngine.open(settings) as engine:
+        service = WatchService(engine, engine_lock=threading.Lock(), quiet_seconds=args.quiet_seconds,
+                               listener=_print_outcome)
+        for path in args.paths:
+            service.add_root(path, excludes=args.exclude)
+        roots = service.roots()
+        if not roots:
+            raise InvalidInput("no folder to watch yet: name one, e.g. memsa watch ~/Notes")
+        service.start()
+        print(f"watching {', '.join(root.path for root in roots)}; press Ctrl-C to stop", file=sys.stderr)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopping; what is still queued is picked up next time", file=sys.stderr)
+        finally:
+            service.stop()
+    return 0
+
+
+def _print_outcome(progress: QueueProgress) -> None:
+    if progress.error:
+        print(f"waiting: {progress.error}", file=sys.stderr, flush=True)
+    outcome = progress.latest
+    if outcome is None:
+        return
+    detail = f": {outcome.reason}" if outcome.reason else f" ({outcome.documents} documents)"
+    print(f"{outcome.status:>9}  {outcome.path}{detail}", flush=True)
 
 
 def forget(settings: EngineSettings, args: argparse.Namespace) -> int:
