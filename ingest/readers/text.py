@@ -1,12 +1,13 @@
 """Plain text and code: bytes read under a size cap, decoded by BOM, UTF-8 or detection; binary files refused.
 
 Decoding order: a byte-order mark (UTF-8, UTF-16, UTF-32); strict UTF-8 (most files); UTF-16 without a BOM,
-recognised by its pattern of NUL bytes; otherwise charset-normalizer's detection on the first MiB (legacy
-code pages such as Windows-1252, Latin-1, Windows-1251, Shift-JIS). Text is read as Windows-1252 when it
-decodes as such and fewer than 32 bytes are non-ASCII (too little for detection), or the detector found it as
-good as its first choice, or chose a Latin look-alike without recognising a Central European language (it
-often mistakes Windows-1252 for Windows-1250). Bytes no text encoding fits, NUL bytes and runs of control
-characters mark a binary file.
+recognised by its pattern of NUL bytes; UTF-8 with a few damaged bytes, shown as U+FFFD, when well-formed
+multi-byte characters outnumber the damaged ones four to one; otherwise charset-normalizer's detection on the
+first MiB (legacy code pages such as Windows-1252, Latin-1, Windows-1251, Shift-JIS). Text is read as
+Windows-1252 when it decodes as such and fewer than 32 bytes are non-ASCII (too little for detection), or the
+detector found it as good as its first choice, or chose a Latin look-alike without recognising a Central
+European language (it often mistakes Windows-1252 for Windows-1250). Bytes no text encoding fits, NUL bytes
+and runs of control characters mark a binary file.
 """
 
 from __future__ import annotations
@@ -105,7 +106,18 @@ def decode_text(raw: bytes) -> str:
         return _checked(raw.decode("utf-8"))
     except UnicodeDecodeError:
         pass
+    lenient = raw.decode("utf-8", errors="replace")
+    if _mostly_utf8(lenient):
+        return _checked(lenient)
     return _checked(raw.decode(_detect(raw), errors="replace"))
+
+
+def _mostly_utf8(text: str) -> bool:
+    """Whether UTF-8 with a few damaged bytes (replaced by U+FFFD) explains the bytes better than a code page:
+    at least four well-formed non-ASCII characters for every damaged sequence."""
+    damaged = text.count("\ufffd")
+    well_formed = sum(1 for char in text if char > "\x7f") - damaged
+    return well_formed >= 4 * damaged
 
 
 def _utf16_without_bom(head: bytes) -> str | None:

@@ -104,3 +104,9 @@ def test_code_files_are_supported_and_read_as_text(tmp_path: Path) -> None:
     path.write_text("def main():\n    return 1\n\n\n# entry point\nmain()\n")
     assert supported(path)
     assert [path.read_text()[s.start : s.end] for s in read_document(path).sections][0].startswith("def main")
+
+
+def test_utf8_with_a_stray_byte_stays_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.txt"
+    path.write_bytes("Grüße aus München — “quoted” ".encode() * 3 + b"\xff end")
+    assert read_document(path).text == "Grüße aus München — “quoted” " * 3 + "\ufffd end"
