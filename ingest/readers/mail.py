@@ -168,20 +168,21 @@ def read_with_attachments(path: Path, read_part: PartReader) -> list[SourceDocum
     text, sections, attachments = render_message(message)
     title = _header(message, "Subject") or path.stem
     documents = [SourceDocument(path=str(path), text=text, title=title, sections=sections)]
-    taken: set[str] = set()
-    documents += _read_attachments(path, [(name, data, "") for name, data in attachments], read_part, taken)
-    return documents
+    return documents + _read_attachments(path, attachments[:MAX_ATTACHMENTS], "", read_part)
 
 
 def read_mbox(path: Path, read_part: PartReader) -> list[SourceDocument]:
     """Read an mbox mailbox: one document with a block per message, then the readable attachments.
+
+    Messages are read one at a time, their attachments straight away, so memory holds one message's bytes.
 
     Raises:
         UnreadableDocument: unreadable, too large, or holding no message.
     """
     regular_file_size(path, MAX_MBOX_BYTES)
     parts: list[tuple[str, list[Section]]] = []
-    attachments: list[tuple[str, bytes, str]] = []
+    attached: list[SourceDocument] = []
+    budget = MAX_ATTACHMENTS
     try:
         box = mailbox.mbox(path, create=False)
         for number, key in enumerate(box.iterkeys(), start=1):
@@ -191,22 +192,23 @@ def read_mbox(path: Path, read_part: PartReader) -> list[SourceDocument]:
                 log.info("%s: message %d skipped: %s", path, number, error)
                 continue
             parts.append((text, sections))
-            attachments += [(name, data, f"msg-{number}/") for name, data in found]
+            attached += _read_attachments(path, found[:budget], f"msg-{number}/", read_part)
+            budget = max(0, budget - len(found))
     except (OSError, mailbox.Error) as error:
         raise UnreadableDocument(f"cannot read the mailbox: {error}") from error
     text, sections = join_parts(parts, separator="\n\n\n")
     if not text:
         raise UnreadableDocument("not an mbox mailbox (no e-mail messages found)")
-    documents = [SourceDocument(path=str(path), text=text, title=path.stem, sections=sections)]
-    return documents + _read_attachments(path, attachments, read_part, set())
+    return [SourceDocument(path=str(path), text=text, title=path.stem, sections=sections), *attached]
 
 
 def _read_attachments(
-    path: Path, attachments: list[tuple[str, bytes, str]], read_part: PartReader, taken: set[str]
+    path: Path, attachments: list[Attachment], folder: str, read_part: PartReader
 ) -> list[SourceDocument]:
-    """The readable ones among ``(name, bytes, folder)`` attachments, under the size and count caps."""
+    """The readable ones among one message's attachments, as ``file#folder/name`` documents under the size cap."""
     documents = []
-    for name, data, folder in attachments[:MAX_ATTACHMENTS]:
+    taken: set[str] = set()
+    for name, data in attachments:
         part = folder + _safe_name(name, taken)
         if len(data) > MAX_ATTACHMENT_BYTES:
             log.info("%s#%s skipped: over the %d MiB attachment limit", path, part, MAX_ATTACHMENT_BYTES >> 20)
