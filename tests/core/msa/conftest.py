@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from memsa.core.answering import AnswerConfig
 from memsa.core.engine import DocumentText, MemoryEngine
 from memsa.core.memory.records import SourceInfo
 from memsa.core.settings import EngineSettings
@@ -24,10 +25,15 @@ def tiny_cosine_msa(tmp_path_factory: pytest.TempPathFactory) -> TinyMsa:
     return build_tiny_msa(tmp_path_factory.mktemp("msa-cosine"))
 
 
+def msa_settings(checkpoint: TinyMsa, folder: Path) -> EngineSettings:
+    """Settings for ``checkpoint`` with data under ``folder`` and short answers (the model is random)."""
+    return EngineSettings(data_dir=folder / "data", cache_dir=folder / "cache", model=str(checkpoint.path),
+                          answer=AnswerConfig(max_new_tokens=8))
+
+
 def open_with_notes(checkpoint: TinyMsa, folder: Path) -> MemoryEngine:
     """An engine on ``checkpoint`` whose bank holds NOTES, one source each (document ids 1..6 in order)."""
-    engine = MemoryEngine.open(EngineSettings(data_dir=folder / "data", cache_dir=folder / "cache",
-                                              model=str(checkpoint.path)))
+    engine = MemoryEngine.open(msa_settings(checkpoint, folder))
     for number, text in enumerate(NOTES):
         source = SourceInfo(path=f"/notes/{number}.md", content_hash=str(number), mtime_ns=1, size=len(text))
         engine.remember(source, [DocumentText(text=text, start=0, end=len(text))])
