@@ -13,7 +13,9 @@ Prompts are built as token spans with a role per token and never re-parsed from 
                      the latest round's evidence routes together with the question, so a second hop can
                      be found through an entity the first one named.
 
-Head and tail come from the tokenizer's own chat template, split around the user message.
+Head and tail come from the tokenizer's own chat template, split around the user message. The question
+text is the caller's: the published model was trained with an instruction around the question (answer from
+the documents above, name the related ones), which belongs to whoever drives the interleave rounds.
 """
 
 from __future__ import annotations
