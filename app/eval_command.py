@@ -55,6 +55,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="router-layer inputs to cache, comma-separated (default: routers' + 2,4,…)")
     parser.add_argument("--pool-tokens", type=int, default=None,
                         help="tokens per cached document row (default: gcd of 8 and the routers' chunk)")
+    parser.add_argument("--batch-tokens", type=int, default=8192,
+                        help="padded tokens per forward pass while encoding (raise it on a GPU)")
     parser.add_argument("--output", type=Path, default=Path("memsa-eval"), help="report folder")
 
 
@@ -113,6 +115,8 @@ def benchmarks(args: argparse.Namespace, tokenizer: object) -> list[Benchmark]:
 def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
     if args.top_k < 1 or args.answers < 0 or (args.questions is not None and args.questions < 1):
         raise InvalidInput("--top-k and --questions must be at least 1, --answers at least 0")
+    if args.batch_tokens < 4096 or (args.pool_tokens is not None and args.pool_tokens < 1):
+        raise InvalidInput("--batch-tokens must be at least 4096 (the longest document) and --pool-tokens positive")
     for folder in (args.squad, args.locomo):
         if folder is not None and not folder.is_dir():
             raise InvalidInput(f"no folder at {folder}")
@@ -130,6 +134,7 @@ def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
     eval_settings = EvalSettings(
         cache_dir=args.cache_dir or settings.cache_dir / "eval", device=settings.device, top_k=args.top_k,
         cache_layers=cache_layers, pool_tokens=args.pool_tokens, dense=not args.no_dense,
+        batch_tokens=args.batch_tokens,
     )
     results: list[BenchmarkResult] = []
     for benchmark in benchmarks(args, loaded.tokenizer):

@@ -79,7 +79,8 @@ def load_locomo(folder: Path, unit: str, questions: int | None, seed: int) -> Be
     if unit not in LOCOMO_UNITS:
         raise InvalidInput(f"unknown LoCoMo memory unit {unit!r}: use one of {', '.join(LOCOMO_UNITS)}")
     samples = _load_json(folder, ("*.json",))
-    if not isinstance(samples, list) or not samples or "conversation" not in samples[0]:
+    readable = isinstance(samples, list) and bool(samples)
+    if not readable or not all(isinstance(sample, dict) and "conversation" in sample for sample in samples):
         raise InvalidInput(f"the JSON in {folder} is not LoCoMo (a list of samples with 'conversation')")
     documents: list[Document] = []
     where: dict[tuple[str, str], int] = {}

@@ -41,10 +41,14 @@ def test_eval_writes_a_report_and_reuses_its_cache(tiny_llama: TinyModel, data_d
     assert (tmp_path / "report" / "recall.png").is_file()
     assert "| memsa |" in (tmp_path / "report" / "report.md").read_text()
 
-    assert main(args) == 0  # the same memory again: nothing is encoded twice
+    assert main([*args, "--answers", "3"]) == 0  # the same memory again: nothing is encoded twice
     again = json.loads((tmp_path / "report" / "report.json").read_text())
     assert [b["tokens_encoded_this_run"] for b in again["benchmarks"]] == [0, 0]
     assert again["benchmarks"][0]["systems"]["memsa"]["rankings"] == small["systems"]["memsa"]["rankings"]
+    answers = again["benchmarks"][0]["answers"]
+    assert set(answers) == {"no memory", "memsa", "gold document"}
+    assert all(0.0 <= scores["all"]["f1"] <= 1.0 for scores in answers.values())
+    assert sum(group["questions"] for group in answers["no memory"].values()) == 3
 
 
 def test_bad_options_are_clear_errors(tiny_llama: TinyModel, data_dir: Path,
