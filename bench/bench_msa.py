@@ -237,30 +237,37 @@ def main() -> None:
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     results: dict[str, Any] = {"preset": args.preset, "device": torch.cuda.get_device_name(device)
                                if device.type == "cuda" else "cpu", "dtype": str(dtype)}
-    if args.check:
-        results["equivalence"] = check_equivalence(device)
-        print(f"fast == reference on {device}: {results['equivalence']['equal']}", flush=True)
     preset = PRESETS[args.preset]
     model, router = random_model(preset, device, dtype)
     decoder = Decoder(model)
     vocab = preset["backbone"]["vocab_size"]
     ours, baseline = bench_encoding(model, decoder, router, vocab, device, args.encode_docs)
     results["encoding"] = {"ours_tokens_per_s": ours, "plain_forward_tokens_per_s": baseline}
+    save(results, args.out)
     print(f"encoding: {ours:,.0f} tok/s (plain forward {baseline:,.0f} tok/s, ratio {ours / baseline:.2f})",
           flush=True)
     frame = ChatFrame(prefix=torch.tensor(QWEN_PREFIX) % vocab, tail=torch.tensor(QWEN_TAIL) % vocab)
     sparse = SparseGenerator(decoder, router, frame, preset["top_k"])
     prompt = question(vocab)
-    rows = []
+    results["memory"] = rows = []
     for size in args.memory_tokens.split(","):
         rows.append(bench_memory_size(int(size), model, decoder, router, sparse, prompt, device, dtype))
+        print(json.dumps(rows[-1]), flush=True)
+        save(results, args.out)
         gc.collect()  # the last size's memory goes before the next one is built
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    results["memory"] = rows
     print_table(rows)
-    if args.out:
-        args.out.write_text(json.dumps(results, indent=2))
+    if args.check:
+        del model, decoder, router, sparse
+        results["equivalence"] = check_equivalence(device)
+        print(f"fast == reference on {device}: {results['equivalence']['equal']}", flush=True)
+        save(results, args.out)
+
+
+def save(results: dict[str, Any], path: Path | None) -> None:
+    if path is not None:
+        path.write_text(json.dumps(results, indent=2))
 
 
 def print_table(rows: list[dict[str, float]]) -> None:
