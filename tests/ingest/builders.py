@@ -112,3 +112,25 @@ def declare_sizes(path: Path, declared: int) -> None:
         struct.pack_into("<I", raw, position + 24, declared)
         position = raw.find(b"PK\x01\x02", position + 4)
     path.write_bytes(bytes(raw))
+
+
+W_NAMESPACES = (
+    'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+    'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"'
+)
+
+
+def write_docx_xml(path: Path, body_xml: str, styles_xml: str = "") -> Path:
+    """A .docx built from WordprocessingML: ``body_xml`` inside w:body, ``styles_xml`` inside w:styles."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        archive.writestr(
+            "_rels/.rels",
+            '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+            '<Relationship Id="rId1" Target="word/document.xml" '
+            'Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument"/>'
+            "</Relationships>",
+        )
+        archive.writestr("word/document.xml", f"<w:document {W_NAMESPACES}><w:body>{body_xml}</w:body></w:document>")
+        archive.writestr("word/styles.xml", f"<w:styles {W_NAMESPACES}>{styles_xml}</w:styles>")
+    return path

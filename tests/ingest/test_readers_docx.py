@@ -10,6 +10,7 @@ import pytest
 
 from memsa.ingest.document import UnreadableDocument
 from memsa.ingest.readers import read_document
+from tests.ingest.builders import write_docx_xml
 
 
 def _spans(path: Path) -> list[tuple[str, str]]:
@@ -92,3 +93,41 @@ def test_zip_bomb_is_refused_before_unpacking(tmp_path: Path) -> None:
     reason = r"^Word document member word/document.xml unpacks to 250 MiB, over the 128 MiB per-member limit"
     with pytest.raises(UnreadableDocument, match=reason):
         read_document(path)
+
+
+STYLES = (
+    '<w:style w:styleId="H1"><w:name w:val="heading 1"/></w:style>'
+    '<w:style w:styleId="Chapter"><w:name w:val="Chapter Heading"/><w:basedOn w:val="H1"/></w:style>'
+    '<w:style w:styleId="Loop"><w:name w:val="loop"/><w:basedOn w:val="Loop"/></w:style>'
+)
+
+
+def _p(text_xml: str, style: str | None = None) -> str:
+    properties = f'<w:pPr><w:pStyle w:val="{style}"/></w:pPr>' if style else ""
+    return f"<w:p>{properties}{text_xml}</w:p>"
+
+
+def test_word_markup_is_read_like_word_shows_it(tmp_path: Path) -> None:
+    body = "".join([
+        _p("<w:r><w:t>Part one</w:t></w:r>", "Chapter"),  # a style based on a heading style
+        _p('<w:r><w:t xml:space="preserve">Kept </w:t></w:r><w:del><w:r><w:delText>gone</w:delText></w:r></w:del>'
+           '<w:ins><w:r><w:t>added</w:t></w:r></w:ins><w:r><w:tab/><w:t>tabbed</w:t><w:br/><w:t>next line</w:t>'
+           '</w:r><w:hyperlink><w:r><w:t> link</w:t></w:r></w:hyperlink>'),
+        _p('<w:r><mc:AlternateContent><mc:Choice><w:drawing><w:txbxContent><w:p><w:r><w:t>box</w:t></w:r></w:p>'
+           "</w:txbxContent></w:drawing></mc:Choice><mc:Fallback><w:t>box</w:t></mc:Fallback></mc:AlternateContent>"
+           "</w:r><w:r><w:t>After the box</w:t></w:r>"),
+        "<w:sdt><w:sdtContent>" + _p("<w:r><w:t>In a content control</w:t></w:r>", "Loop") + "</w:sdtContent></w:sdt>",
+        "<w:tbl><w:tr><w:tc>" + _p("<w:r><w:t>A</w:t></w:r>") + "</w:tc><w:tc>" + _p("<w:r><w:t>B</w:t></w:r>")
+        + "</w:tc></w:tr><w:tr><w:tc><w:tcPr><w:vMerge/></w:tcPr>" + _p("") + "</w:tc><w:tc>"
+        + _p("<w:r><w:t>C</w:t></w:r>") + "</w:tc></w:tr></w:tbl>",
+    ])
+    path = write_docx_xml(tmp_path / "marked.docx", body, STYLES)
+    assert _spans(path) == [
+        ("Part one", "Part one"),
+        ("Kept added\ttabbed\nnext line link", "Part one"),
+        ("box\nAfter the box", "Part one"),
+        ("In a content control", "Part one"),
+        ("A | B", "Part one"),
+        ("C", "Part one"),
+    ]
+    assert read_document(path).title == "Part one"
