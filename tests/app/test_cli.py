@@ -44,7 +44,7 @@ def test_ingest_ask_status_forget(tiny_llama: TinyModel, data_dir: Path, notes: 
     result = json.loads(out)  # exactly one JSON object on stdout
     assert code == 0 and set(result) == {"answer", "citations", "timings", "rounds"}
     for citation in result["citations"]:
-        assert set(citation) == {"doc_id", "path", "start", "end", "score", "snippet"}
+        assert set(citation) == {"doc_id", "path", "start", "end", "score", "snippet", "anchor"}
         source = Path(citation["path"]).read_text()
         assert citation["snippet"] in source
     for number, round_ in enumerate(result["rounds"], start=1):
