@@ -14,7 +14,7 @@ from memsa.core.models import LoadedModel, load_model, resolve_model
 from memsa.core.router import RouterProjectors, find_router, shipped_router_dir
 from memsa.core.settings import EngineSettings
 from memsa.evaluation.answers import AnswerSettings, evaluate_answers
-from memsa.evaluation.benchmark import Benchmark
+from memsa.evaluation.benchmark import Benchmark, load_benchmark, save_benchmark
 from memsa.evaluation.datasets import LOCOMO_UNITS, load_locomo, load_squad
 from memsa.evaluation.haystack import HaystackRecipe, build_haystack
 from memsa.evaluation.needles import TEMPLATE_SPLITS, NeedleCounts
@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="needle templates: eval (measured) or dev (allowed for tuning)")
     parser.add_argument("--needles", default="",
                         help="probes per family, e.g. exact=24,lookalike_groups=4,reworded=24,updated=16,absent=16")
+    parser.add_argument("--man-per-family", type=int, default=40,
+                        help="most manual pages per command family in the background (raise it for 10M+ tokens)")
+    parser.add_argument("--benchmark", type=Path, action="append", default=None, metavar="FILE",
+                        help="evaluate a set saved earlier with --save-benchmarks (e.g. on a GPU machine)")
+    parser.add_argument("--save-benchmarks", type=Path, default=None, metavar="DIR",
+                        help="also save every set evaluated as DIR/<name>.json.gz")
     parser.add_argument("--squad", type=Path, default=None, metavar="DIR", help="also evaluate SQuAD v1.1 dev")
     parser.add_argument("--locomo", type=Path, default=None, metavar="DIR", help="also evaluate LoCoMo")
     parser.add_argument("--locomo-unit", choices=LOCOMO_UNITS, default="turn", help="LoCoMo memory documents")
@@ -100,9 +106,14 @@ def benchmarks(args: argparse.Namespace, tokenizer: object) -> list[Benchmark]:
     counts = parse_counts(args.needles)
     sizes = sorted(parse_size(size) for size in args.sizes.split(",") if size.strip())
     built = [
-        build_haystack(HaystackRecipe(size, args.seed, args.text_split, args.template_split, counts), count_tokens)
+        build_haystack(HaystackRecipe(size, args.seed, args.text_split, args.template_split, counts,
+                                      args.man_per_family), count_tokens)
         for size in sizes
     ]
+    for path in args.benchmark or []:
+        if not path.is_file():
+            raise InvalidInput(f"no benchmark file at {path}")
+        built.append(load_benchmark(path))
     if args.squad:
         built.append(load_squad(args.squad, args.questions, args.seed))
     if args.locomo:
@@ -145,6 +156,8 @@ def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
             answer_settings = AnswerSettings(questions=args.answers, seed=args.seed, device=settings.device)
             result.answers = evaluate_answers(result, loaded, routers[0], eval_settings, answer_settings)
         results.append(result)
+        if args.save_benchmarks:
+            save_benchmark(result.benchmark, args.save_benchmarks / f"{benchmark.name}.json.gz")
         _print_summary(result)
         write_report(results, args.output, _context(settings, loaded, routers, eval_settings))
     print(f"report: {args.output / 'report.md'}")

@@ -5,7 +5,10 @@ Command line::
     memsa eval --sizes 16K,64K [--squad DIR] [--locomo DIR] [--router FILE ...] [--answers N] [--output DIR]
 
 writes ``report.json``, ``report.md`` and ``recall.png`` (recall@5 against haystack size) to ``--output``
-(default ./memsa-eval). ``--device cuda`` runs the model and routing on a GPU.
+(default ./memsa-eval). ``--device cuda`` runs the model and routing on a GPU (raise ``--batch-tokens``).
+The machine's evaluation text holds about 4-5M tokens with the default ``--man-per-family 40``; raise it
+for 10M+. To evaluate the identical sets elsewhere (a GPU machine without these manual pages), write them
+with ``--save-benchmarks DIR`` and evaluate them there with ``--benchmark DIR/<name>.json.gz``.
 
 What is measured, on identical documents and k (default 16): document recall@1/5/16 of every router
 layer alone, of the combined ranking (``memsa.core.routing.route``), of BM25, of dense all-MiniLM-L6-v2

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
+
+from memsa.core.errors import InvalidInput
 
 
 @dataclass(frozen=True)
@@ -99,3 +103,30 @@ class SystemRun:
     index_seconds: float = 0.0
     index_tokens: int = 0
     query_ms: float = 0.0
+
+
+def save_benchmark(benchmark: Benchmark, path: Path) -> None:
+    """Write ``benchmark`` as gzip JSON, so the identical set can be evaluated on another machine."""
+    payload = {
+        "name": benchmark.name, "recipe": benchmark.recipe, "size_tokens": benchmark.size_tokens,
+        "documents": [[doc.title, doc.text] for doc in benchmark.documents],
+        "queries": [asdict(query) for query in benchmark.queries],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(json.dumps(payload, ensure_ascii=False).encode("utf-8")))
+
+
+def load_benchmark(path: Path) -> Benchmark:
+    """Read a benchmark written by :func:`save_benchmark`.
+
+    Raises:
+        InvalidInput: the file is not one.
+    """
+    try:
+        payload = json.loads(gzip.decompress(path.read_bytes()))
+        documents = [Document(index, title, text) for index, (title, text) in enumerate(payload["documents"])]
+        queries = [Query(**{**raw, "answers": tuple(raw["answers"]), "gold": tuple(raw["gold"]),
+                            "stale": tuple(raw["stale"])}) for raw in payload["queries"]]
+        return Benchmark(payload["name"], documents, queries, payload["recipe"], payload["size_tokens"])
+    except (OSError, EOFError, gzip.BadGzipFile, json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise InvalidInput(f"{path} is not a benchmark saved by memsa eval: {error}") from error

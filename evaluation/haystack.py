@@ -27,6 +27,7 @@ class HaystackRecipe:
         text_split: "eval" (always, for measurements) or "train" (to check a router on its own text).
         template_split: needle templates, "eval" or "dev".
         counts: probes per family.
+        man_per_family: most manual pages of one command family in the background.
     """
 
     size_tokens: int
@@ -34,6 +35,7 @@ class HaystackRecipe:
     text_split: Split = "eval"
     template_split: str = "eval"
     counts: NeedleCounts = NeedleCounts()
+    man_per_family: int = 40
 
     def __post_init__(self) -> None:
         if self.size_tokens < 1000:
@@ -56,7 +58,8 @@ def build_haystack(recipe: HaystackRecipe, count_tokens: TokenCounter,
     """
     needles = make_needles(recipe.counts, recipe.seed, recipe.template_split)
     budget = recipe.size_tokens - sum(count_tokens(needle.text) for needle in needles.needles)
-    source = passages if passages is not None else background_passages(recipe.text_split, recipe.seed)
+    source = passages if passages is not None else background_passages(recipe.text_split, recipe.seed,
+                                                                        recipe.man_per_family)
     titles, texts, total = [], [], 0
     for title, text in source:
         if total >= budget:

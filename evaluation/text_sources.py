@@ -158,7 +158,7 @@ def read_api_docstrings(path: Path) -> SourceText | None:
     return SourceText("pydoc-api", title, "\n\n".join(parts))
 
 
-def source_texts(split: Split, seed: int) -> Iterator[SourceText]:
+def source_texts(split: Split, seed: int, man_per_family: int = 40) -> Iterator[SourceText]:
     """Texts of ``split`` in a seeded order: the two eval sources shuffled and interleaved one by one.
 
     The same seed gives the same order, so a smaller haystack's background is a prefix of a larger
@@ -174,7 +174,7 @@ def source_texts(split: Split, seed: int) -> Iterator[SourceText]:
             yield SourceText("training", f"training-{index}", text)
         return
     rng = random.Random(seed)
-    man = list(man_page_paths())
+    man = list(man_page_paths(MAN_ROOT, man_per_family))
     api = list(stdlib_module_paths())
     rng.shuffle(man)
     rng.shuffle(api)
@@ -193,13 +193,13 @@ def source_texts(split: Split, seed: int) -> Iterator[SourceText]:
                 yield text
 
 
-def background_passages(split: Split, seed: int) -> Iterator[tuple[str, str]]:
+def background_passages(split: Split, seed: int, man_per_family: int = 40) -> Iterator[tuple[str, str]]:
     """(title, passage) pairs of whole paragraphs (60-260 words each), in the seeded order of :func:`source_texts`.
 
     A passage seen before (manual pages installed under several names) is skipped.
     """
     seen: set[str] = set()
-    for text in source_texts(split, seed):
+    for text in source_texts(split, seed, man_per_family):
         for index, passage in enumerate(passages_of(text.text)):
             digest = hashlib.sha1(passage.encode()).hexdigest()
             if digest not in seen:

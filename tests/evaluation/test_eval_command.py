@@ -41,7 +41,8 @@ def test_eval_writes_a_report_and_reuses_its_cache(tiny_llama: TinyModel, data_d
     assert (tmp_path / "report" / "recall.png").is_file()
     assert "| memsa |" in (tmp_path / "report" / "report.md").read_text()
 
-    assert main([*args, "--answers", "3"]) == 0  # the same memory again: nothing is encoded twice
+    # The same memory again: nothing is encoded twice.
+    assert main([*args, "--answers", "3", "--save-benchmarks", str(tmp_path / "sets")]) == 0
     again = json.loads((tmp_path / "report" / "report.json").read_text())
     assert [b["tokens_encoded_this_run"] for b in again["benchmarks"]] == [0, 0]
     assert again["benchmarks"][0]["systems"]["memsa"]["rankings"] == small["systems"]["memsa"]["rankings"]
@@ -49,6 +50,8 @@ def test_eval_writes_a_report_and_reuses_its_cache(tiny_llama: TinyModel, data_d
     assert set(answers) == {"no memory", "memsa", "gold document"}
     assert all(0.0 <= scores["all"]["f1"] <= 1.0 for scores in answers.values())
     assert sum(group["questions"] for group in answers["no memory"].values()) == 3
+    assert sorted(path.name for path in (tmp_path / "sets").iterdir()) == ["haystack-1500.json.gz",
+                                                                        "haystack-3000.json.gz"]
 
 
 def test_bad_options_are_clear_errors(tiny_llama: TinyModel, data_dir: Path,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import pytest
 
 from memsa.core.errors import InvalidInput
+from memsa.evaluation.benchmark import load_benchmark, save_benchmark
 from memsa.evaluation.haystack import HaystackRecipe, build_haystack
 from memsa.evaluation.needle_templates import EXACT, LOOKALIKE, REWORDED, UPDATED
 from memsa.evaluation.needles import NeedleCounts, make_needles
@@ -104,3 +106,13 @@ def test_troff_markup_becomes_paragraphs() -> None:
     text = troff_to_text(markup)
     assert text.split("\n\n") == ["NAME ls - list directory contents", "DESCRIPTION",
                                   "List information about the FILEs. bold words", "• an item"]
+
+
+def test_a_saved_haystack_loads_back_identical(tmp_path: Path) -> None:
+    built = haystack(6)
+    save_benchmark(built, tmp_path / "h.json.gz")
+    loaded = load_benchmark(tmp_path / "h.json.gz")
+    assert loaded == built and loaded.fingerprint() == built.fingerprint()
+    (tmp_path / "bad.json.gz").write_bytes(b"not gzip")
+    with pytest.raises(InvalidInput, match="not a benchmark"):
+        load_benchmark(tmp_path / "bad.json.gz")
