@@ -7,7 +7,8 @@ each way read.
 Run: nice -n 10 .venv/bin/python bench/bench_multihop.py --cache-dir ~/.cache/memsa-bench [--device cuda]
 
 Encoding 100K tokens takes minutes on a small CPU, so the encoded bank is kept under ``--cache-dir`` (one
-folder per seed/size/model/router) and reused; an interrupted build resumes where it stopped.
+folder per seed) and reused: a rerun encodes only documents whose text changed, and an interrupted build
+resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import hashlib
-import json
 import logging
 import sys
 import time
@@ -25,8 +25,6 @@ from pathlib import Path
 from memsa.core.answering import choose_evidence
 from memsa.core.encoding import encode_documents, tokenize_document
 from memsa.core.engine import MemoryEngine
-from memsa.core.interleave.judge import SufficiencyJudge
-from memsa.core.interleave.rounds import run_rounds
 from memsa.core.memory.records import NewDocument, SourceInfo
 from memsa.core.settings import EngineSettings
 from memsa.evaluation.multihop import HaystackDocument, MultiHopSet, build_multihop_set, stdlib_haystack
@@ -45,23 +43,36 @@ def source_path(seed: int, name: str) -> str:
 def open_bank(cache_dir: Path, dataset: MultiHopSet, seed: int, device: str, tokens: int) -> MemoryEngine:
     """The engine over a bank holding ``dataset`` and at least ``tokens`` memory tokens.
 
-    Only what the cached bank lacks is encoded. When the set's documents hold fewer tokens than asked
-    for, more real-text documents without facts (the haystack's continuation) are added until they do.
+    The bank of a seed is kept under ``cache_dir`` and brought up to date: documents whose text changed
+    are re-encoded, documents no longer in the set removed. When the set's documents hold fewer tokens
+    than asked for, real-text documents without facts (the haystack's continuation) are added until they do.
     """
-    digest = hashlib.sha256(json.dumps([[doc.name, doc.text] for doc in dataset.documents]).encode()).hexdigest()
-    settings = EngineSettings(data_dir=cache_dir / f"multihop-{digest[:16]}", device=device)
+    settings = EngineSettings(data_dir=cache_dir / f"multihop-seed-{seed}", device=device)
     engine = MemoryEngine.open(settings)
-    store(engine, [(source_path(seed, doc.name), doc) for doc in dataset.documents])
-    filler = stdlib_haystack(int(tokens * CHARS_PER_TOKEN_GUESS * 1.5))[len(dataset.documents) :]
-    while engine.status().tokens < tokens and filler:
+    wanted = [(source_path(seed, doc.name), doc) for doc in dataset.documents]
+    filler_documents = stdlib_haystack(int(tokens * CHARS_PER_TOKEN_GUESS * 1.5))[len(dataset.documents) :]
+    filler = [(source_path(seed, f"filler-{doc.name}"), doc) for doc in filler_documents]
+    known = {path for path, _ in wanted + filler}
+    for source in engine.bank.sources():
+        if source.path not in known:
+            engine.bank.delete_source(source.path)
+    store(engine, wanted)
+    while filler and engine.status().tokens < tokens:
         batch, filler = filler[:24], filler[24:]
-        store(engine, [(source_path(seed, f"filler-{doc.name}"), doc) for doc in batch])
+        store(engine, batch)
+    for path, _ in filler:  # left over from a larger --tokens
+        engine.bank.delete_source(path)
     return engine
 
 
 def store(engine: MemoryEngine, documents: list[tuple[str, HaystackDocument]], batch: int = 24) -> None:
-    """Encode and remember the documents the bank does not hold yet, one source each, in batches."""
-    missing = [(path, doc) for path, doc in documents if engine.bank.source(path) is None]
+    """Encode and remember the documents the bank lacks or holds another text of, one source each."""
+    hashes = {path: hashlib.sha256(doc.text.encode()).hexdigest() for path, doc in documents}
+    missing = []
+    for path, doc in documents:
+        stored = engine.bank.source(path)
+        if stored is None or stored.content_hash != hashes[path]:
+            missing.append((path, doc))
     started, encoded = time.perf_counter(), 0
     config = engine.settings.encoding
     for first in range(0, len(missing), batch):
@@ -70,7 +81,7 @@ def store(engine: MemoryEngine, documents: list[tuple[str, HaystackDocument]], b
                      for _, doc in group]
         encodings = encode_documents(engine.decoder, engine.router, tokenized, config)
         for (path, doc), encoding in zip(group, encodings, strict=True):
-            info = SourceInfo(path, hashlib.sha256(doc.text.encode()).hexdigest(), 0, len(doc.text))
+            info = SourceInfo(path, hashes[path], 0, len(doc.text))
             engine.bank.put_source(info, [NewDocument(doc.text, 0, len(doc.text), doc.name, encoding)])
         encoded += sum(doc.n_tokens for doc in tokenized)
         rate = encoded / (time.perf_counter() - started)
@@ -100,14 +111,11 @@ def top_n(engine: MemoryEngine, question: str, n: int) -> Outcome:
     return Outcome([doc.doc_id for doc in engine.retrieve(question)[: max(n, 1)]], 1)
 
 
-def interleave(
-    engine: MemoryEngine, question: str, max_rounds: int, judge: SufficiencyJudge | None = None
-) -> Outcome:
-    """The engine's rounds (no answer generated): every document read in any round."""
-    limits = dataclasses.replace(engine.settings.interleave, max_rounds=max_rounds)
-    rounds = run_rounds(question, limits=limits, bar=engine.router.spec.abstain_below,
-                        route=lambda query: engine.retrieve(query), fetch=engine.bank.documents,
-                        answer_config=engine.settings.answer, satisfied=judge)
+def interleave(engine: MemoryEngine, question: str, max_rounds: int, model_check: bool = False) -> Outcome:
+    """The engine's rounds (``MemoryEngine.interleave``; no answer generated): every document read."""
+    checking = dataclasses.replace(engine.settings.interleave, model_check=model_check)
+    engine.settings = dataclasses.replace(engine.settings, interleave=checking)
+    rounds = engine.interleave(question, rounds=max_rounds)
     while True:
         try:
             next(rounds)
@@ -121,7 +129,6 @@ def evaluate(
 ) -> dict[str, list[Row]]:
     """Per method, one row per chain."""
     methods: dict[str, list[Row]] = {}
-    judge = SufficiencyJudge(engine.loaded.model, engine.loaded.tokenizer) if model_check else None
     for chain in dataset.chains:
         hops = [engine.bank.document_ids(source_path(seed, name))[0] for name in chain.documents]
         woven = interleave(engine, chain.question, max_rounds)
@@ -131,9 +138,9 @@ def evaluate(
             "single round, top-N at interleave's budget": top_n(engine, chain.question, len(woven.read)),
             f"interleave (auto, cap {max_rounds})": woven,
         }
-        if judge is not None:
+        if model_check:
             outcomes[f"interleave + model check (cap {max_rounds})"] = interleave(
-                engine, chain.question, max_rounds, judge
+                engine, chain.question, max_rounds, model_check=True
             )
         for name, outcome in outcomes.items():
             read = set(outcome.read)

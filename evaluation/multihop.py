@@ -12,11 +12,27 @@ from __future__ import annotations
 
 import ast
 import random
+import re
 import sysconfig
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+# Given names people really carry, so a question names someone the way a user would; each is used once
+# per set, with an invented family name, so no person (and no fact about them) exists outside the set.
+_GIVEN_NAME_TEXT = """Aaron Abigail Adele Adrian Agnes Aida Alana Albert Alma Alvaro Amara Ambrose Anika Anselm
+Antonia Arlo
+Astrid Aurelio Beatrix Benedikt Bettina Bianca Bjorn Blanca Bruno Calla Camille Carmen Casimir Cecily Celeste Cyril
+Dagny Dalia Damaris Dorian Dorothea Edgar Edith Elif Elmer Elodie Emeric Enzo Esme Eugenie Evander Fabian Faustine
+Felix Fenna Filippa Flora Frida Gaspard Gemma Gideon Gisela Greta Gunnar Gwendolyn Hamish Hanne Hedda Hilde Hugo Idris
+Ilse Imogen Ines Ingrid Isolde Ivo Jasper Jolene Jorund Josefa Judith Kasimir Katja Kerstin Klara Konrad Lavinia
+Leander Leonie Liesel Linnea Lorcan Lucian Ludmila Lysander Magnus Malin Marek Margit Matilda Maxim Melina Mirela
+Morten Nadia Nell Nikolai Nora Odette Olive Osric Ottilie Pascal Paloma Perpetua Philippa Quentin Rafaela Ragnar Renata
+Rosalind Rufus Sabine Saoirse Selma Severin Sigrid Silvan Solveig Stellan Sunniva Tamsin Tancredi Teodor Thea Tobias
+Ulla Ursula Valentin Vera Viggo Wanda Wendelin Wilma Xavier Yara Yvonne Zelda Zeno Zofia Lorenz Mireille Oswin
+Petronella Rasmus Theodora Ugo Vesna Waldemar Annika Barnaby Clemens Delphine Ermengarde Florentin Griselda Horatio
+Ignatius Jovana"""
+GIVEN_NAMES = tuple(_GIVEN_NAME_TEXT.split())
 _ONSETS = ["b", "br", "d", "dr", "f", "g", "gr", "k", "kr", "l", "m", "n", "p", "qu", "r", "s", "t", "th", "v", "z"]
 _VOWELS = ["a", "e", "i", "o", "u", "ai", "ou", "ei"]
 _CODAS = ["", "", "n", "r", "l", "s", "th", "nd", "rk", "x"]
@@ -161,12 +177,15 @@ def _plant(text: str, fact: str) -> str:
 
 
 class _InventedNames:
-    """Unique invented words that never occur in the haystack (checked case-insensitively)."""
+    """Unique invented words and people whose names never occur in the haystack (checked case-insensitively)."""
 
     def __init__(self, rng: random.Random, haystack_lowered: str) -> None:
         self.rng = rng
         self.haystack = haystack_lowered
         self.used: set[str] = set()
+        words = set(re.findall(r"\w+", haystack_lowered))
+        self.given = [name for name in GIVEN_NAMES if name.lower() not in words]
+        rng.shuffle(self.given)
 
     def word(self, syllables: int | None = None) -> str:
         while True:
@@ -179,7 +198,10 @@ class _InventedNames:
                 return word
 
     def person(self) -> str:
-        return f"{self.word(2)} {self.word()}"
+        """A given name not used before in the set (an invented one once they run out) and an invented family name."""
+        given = self.given.pop() if self.given else self.word(2)
+        self.used.add(given.lower())
+        return f"{given} {self.word()}"
 
     def place(self) -> str:
         return self.word() + self.rng.choice(("", "", "mere", "ford", "holm", "by"))

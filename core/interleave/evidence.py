@@ -1,6 +1,14 @@
 """Rounds decided by the engine, for models not trained to name documents (the default SmolLM2).
 
-Per round, three decisions, each a small function:
+Per round, four decisions, each a small function:
+
+Which documents may be read (:func:`names_in`, :func:`mentions_any`). A question about someone names
+them, and a small frozen backbone's router ranks documents by what they are about rather than by whom
+they name: measured on the multi-hop set (``bench/bench_multihop.py``), it puts the document stating
+"Melina Queldolaith's manager is …" below other managers' documents. The engine reads the original text
+of a deeper candidate list (``InterleaveLimits.candidates``) and, when some of those documents name what
+the query names, keeps to them; the router's order still ranks them. A question naming nothing is left
+to the router alone.
 
 How many documents to read (:func:`choose_documents`). Router scores mean something only against the
 bank: a document's *relative* score (its score minus the median over all documents) is compared with the
@@ -16,12 +24,12 @@ first hop's evidence ("A's manager is B"; then "B's office is in C"). The senten
 share names with the question (or the previous evidence) are the evidence; the next routing query is the
 question plus those sentences, so the router's max over query tokens can match the newly named entity.
 
-When to stop (:func:`new_entities`, :func:`mentions_any`). A follow-up round is worth its time only when
-the latest evidence named something the query did not: otherwise routing again finds the same documents.
-And a document read in a follow-up round must mention one of those new names — it is the next link of the
-chain, not another document that merely resembles the question, which would distract the reader. So
-interleave stops when the evidence names nothing new, when no unread document clears the bar and
-mentions a new name, or at the round cap.
+When to stop (:func:`new_entities`). A follow-up round is worth its time only when the latest evidence
+named something the query did not: otherwise routing again finds the same documents. And a document read
+in a follow-up round must mention one of those new names — it is the next link of the chain, not another
+document that merely resembles the question, which would distract the reader. So interleave stops when
+the evidence names nothing new, when no unread document clears the bar and mentions a new name, when the
+model says it has what it needs (optional, ``judge``), or at the round cap.
 """
 
 from __future__ import annotations

@@ -59,16 +59,20 @@ class InterleaveLimits:
     Attributes:
         max_rounds: routing rounds at most (1 = single-round routing).
         max_documents: documents read per round at most.
+        candidates: ranked documents a round looks through for those naming what the query names.
+        model_check: after each round, ask the model whether it has what it needs (see ``judge``).
     """
 
     max_rounds: int = 3
     max_documents: int = 3
+    candidates: int = 64
+    model_check: bool = False
 
     def __post_init__(self) -> None:
         if not 1 <= self.max_rounds <= 16:
             raise InvalidInput("rounds must be between 1 and 16")
-        if self.max_documents < 1:
-            raise InvalidInput("documents per round must be at least 1")
+        if self.max_documents < 1 or self.candidates < self.max_documents:
+            raise InvalidInput("documents per round must be at least 1, and candidates at least as many")
 
 
 class InterleaveMachine:

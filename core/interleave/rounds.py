@@ -17,7 +17,15 @@ import numpy as np
 from ..answering import AnswerConfig, Citation, build_citations
 from ..memory.records import DocumentRecord
 from ..routing import RoutedDocument
-from .evidence import Sentence, choose_documents, follow_up_query, link_sentences, mentions_any, new_entities
+from .evidence import (
+    Sentence,
+    choose_documents,
+    follow_up_query,
+    link_sentences,
+    mentions_any,
+    names_in,
+    new_entities,
+)
 from .machine import InterleaveLimits, InterleaveMachine, State
 
 
@@ -75,11 +83,13 @@ class RoundRecord:
 
 @dataclass(frozen=True)
 class InterleaveResult:
-    """Every round, and everything read in reading order (the answer's evidence)."""
+    """Every round, everything read in reading order (the answer's evidence), and the question's own
+    ranking (the first round's)."""
 
     rounds: list[RoundRecord]
     citations: list[Citation]
     machine: InterleaveMachine
+    ranking: list[RoutedDocument]
 
 
 RoundEvent = RoundStarted | DocumentsRead
@@ -115,12 +125,19 @@ def run_rounds(
     machine = InterleaveMachine(limits)
     index, query = machine.begin(), question
     follow: set[str] | None = None  # names a follow-up round's documents must mention
+    asked_names = names_in(question)
     records: list[RoundRecord] = []
     citations: list[Citation] = []
+    ranking: list[RoutedDocument] = []
     while machine.state is State.ROUTING:
         yield RoundStarted(index, query)
         routed = route(query)
-        eligible = None if follow is None else _mentioning(routed, follow, bar, machine.read, fetch)
+        ranking = ranking or routed
+        if follow is None:  # the first round prefers documents naming what the question names, if any do
+            eligible = _mentioning(routed, asked_names, bar, machine.read, fetch) if asked_names else set()
+            eligible = eligible or None
+        else:
+            eligible = _mentioning(routed, follow, bar, machine.read, fetch)
         chosen = choose_documents(routed, bar, limits.max_documents, machine.read, eligible)
         if not chosen:
             machine.found_nothing()
@@ -138,7 +155,7 @@ def run_rounds(
             index, query = machine.follow_up(), follow_up_query(question, evidence)
         else:
             machine.enough()
-    return InterleaveResult(records, citations, machine)
+    return InterleaveResult(records, citations, machine, ranking)
 
 
 def _decide(

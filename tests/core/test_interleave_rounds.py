@@ -77,12 +77,14 @@ DOCS = {
     2: "Tomas Quell's office is in Brask. Caches keep data.",
     3: "The manager of the build is a script. Caches keep data. Parsers read text.",
     4: "Unrelated words about sockets and pipes.",
+    5: "In which city does the manager work? Nobody knows which city it does.",
+    6: "Gardens need water and light.",
 }
 WORD = re.compile(r"[a-z]{4,}")
 
 
 def fake_route(query: str) -> list[RoutedDocument]:
-    """Score = shared words of four letters or more / 10; median over all four documents."""
+    """Score = shared words of four letters or more / 10; median over all documents."""
     words = set(WORD.findall(query.lower()))
     scores = {doc: len(words & set(WORD.findall(text.lower()))) / 10 for doc, text in DOCS.items()}
     median = float(np.median(list(scores.values())))
@@ -154,3 +156,12 @@ def test_evidence_naming_nothing_new_stops_after_one_round() -> None:
     _, result = drive("Where is the office of Tomas Quell in Brask?")
     assert [record.outcome for record in result.rounds] == [RoundOutcome.NOTHING_TO_FOLLOW]
     assert [citation.doc_id for citation in result.citations] == [2]
+
+
+def test_the_first_round_prefers_documents_naming_whom_the_question_names() -> None:
+    ranking = fake_route(QUESTION)
+    assert ranking[0].doc_id == 5  # more words in common, but it names nobody
+    events, result = drive(QUESTION, max_rounds=1)
+    assert [citation.doc_id for citation in result.citations] == [1]
+    _, unnamed = drive("In which city does the manager work?", max_rounds=1)
+    assert [citation.doc_id for citation in unnamed.citations] == [5]  # no names asked: the router decides
