@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -22,7 +22,8 @@ from .answering import (
 from .decoder import Decoder
 from .encoding import encode_documents, tokenize_document
 from .generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
-from .interleave.rounds import DocumentsRead, RoundRecord, RoundStarted, run_rounds
+from .interleave.judge import SufficiencyJudge
+from .interleave.rounds import DocumentsRead, InterleaveResult, RoundEvent, RoundRecord, RoundStarted, run_rounds
 from .memory.bank import MemoryBank
 from .memory.records import BankIdentity, BankStats, NewDocument, SourceInfo
 from .models import LoadedModel, load_model, resolve_model
@@ -201,6 +202,31 @@ class MemoryEngine:
         states = question_states(self.decoder, self.loaded.tokenizer, question, self.router.spec.layers)
         return route(self.router, states, self.bank.router_keys, top_k or self.settings.top_k)
 
+    def interleave(
+        self, question: str, top_k: int | None = None, rounds: int | None = None
+    ) -> Generator[RoundEvent, None, InterleaveResult]:
+        """The routing and reading rounds of a question (Memory Interleave, see ``interleave/``), no answer.
+
+        Args:
+            top_k: documents each router layer selects; by default deep enough for the rounds to look
+                for documents naming what the query names (``settings.interleave.candidates``).
+            rounds: most routing rounds; 1 routes once; None: up to ``settings.interleave.max_rounds``.
+        """
+        limits = self.settings.interleave
+        if rounds is not None:
+            limits = dataclasses.replace(limits, max_rounds=rounds)
+        depth = top_k if top_k is not None else max(self.settings.top_k, limits.candidates)
+        return run_rounds(
+            question, limits=limits, bar=self.router.spec.abstain_below,
+            route=lambda query: self.retrieve(query, depth), fetch=self.bank.documents,
+            answer_config=self.settings.answer, satisfied=self.sufficiency_judge if limits.model_check else None,
+        )
+
+    @cached_property
+    def sufficiency_judge(self) -> SufficiencyJudge:
+        """The model's yes/no check after an interleave round (``settings.interleave.model_check``)."""
+        return SufficiencyJudge(self.loaded.model, self.loaded.tokenizer)
+
     def ask(self, question: str, top_k: int | None = None, rounds: int | None = None) -> Iterator[AnswerEvent]:
         """Answer a question from memory, streaming events: per round RoundStarted and DocumentsRead, then
         Retrieved, TextDelta…, Finished.
@@ -210,23 +236,10 @@ class MemoryEngine:
                 the engine stop by itself within ``settings.interleave.max_rounds``.
         """
         started = time.perf_counter()
-        limits = self.settings.interleave
-        if rounds is not None:
-            limits = dataclasses.replace(limits, max_rounds=rounds)
-        first_ranking: list[RoutedDocument] = []
-
-        def route_query(query: str) -> list[RoutedDocument]:
-            routed = self.retrieve(query, top_k)
-            first_ranking.extend([] if first_ranking else routed)
-            return routed
-
-        interleaved = yield from run_rounds(
-            question, limits=limits, bar=self.router.spec.abstain_below, route=route_query,
-            fetch=self.bank.documents, answer_config=self.settings.answer,
-        )
+        interleaved = yield from self.interleave(question, top_k, rounds)
         citations = interleaved.citations
         timings = {"route": _ms_since(started)}
-        yield Retrieved(documents=first_ranking, citations=citations)
+        yield Retrieved(documents=interleaved.ranking, citations=citations)
         if not citations:
             timings["first_token"] = timings["total"] = _ms_since(started)
             yield TextDelta(NOT_FOUND)
