@@ -133,9 +133,10 @@ def run_rounds(
         yield RoundStarted(index, query)
         routed = route(query)
         ranking = ranking or routed
+        eligible: set[int] | None
         if follow is None:  # the first round prefers documents naming what the question names, if any do
-            eligible = _mentioning(routed, asked_names, bar, machine.read, fetch) if asked_names else set()
-            eligible = eligible or None
+            naming = _mentioning(routed, asked_names, bar, machine.read, fetch) if asked_names else set()
+            eligible = naming or None
         else:
             eligible = _mentioning(routed, follow, bar, machine.read, fetch)
         chosen = choose_documents(routed, bar, limits.max_documents, machine.read, eligible)
