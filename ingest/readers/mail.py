@@ -115,7 +115,7 @@ def parse_message(raw: bytes) -> EmailMessage:
         UnreadableDocument: no From, To, Date or Subject: not an e-mail.
     """
     message = email.message_from_bytes(raw, policy=email.policy.default)
-    if not isinstance(message, EmailMessage) or not any(_header(message, name) for name in _HEADERS):
+    if not isinstance(message, EmailMessage) or not any(name in message for name in _HEADERS):
         raise UnreadableDocument("not an e-mail message (no From, To, Date or Subject)")
     return message
 
@@ -148,6 +148,10 @@ def render_message(message: EmailMessage) -> tuple[str, list[Section], list[Atta
         lines.append("Attachments: " + ", ".join(name for name, _ in attachments))
     header = "\n".join(lines)
     subject, anchor = values["Subject"], message_anchor(message)
+    if not header and not body:
+        raise UnreadableDocument("e-mail message has no text (empty headers and body)")
+    if not header:
+        return body, paragraph_sections(body, heading=subject, anchor=anchor), attachments
     text = f"{header}\n\n{body}" if body else header
     sections = [Section(0, len(header), subject, anchor)]
     if body:
