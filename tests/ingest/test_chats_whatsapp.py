@@ -17,6 +17,7 @@ ANDROID_US = (
     "See you tomorrow\n"
     "12/31/23, 11:58 PM - Bob: <Media omitted>\n"
     "1/1/24, 12:05 AM - Alice: Back home: safe\n"
+    '1/1/24, 12:06 AM - Alice changed the subject to "Trip: May"\n'
 )
 IOS_GERMAN = (
     "\u200e[31.12.23, 21:15:03] Alice: Frohes neues Jahr\n"
@@ -50,6 +51,8 @@ def test_android_us_twelve_hour(tmp_path: Path) -> None:
          "line 2 · Alice · 2023-12-31 21:15"),
         ("[2023-12-31 23:58] Bob: [Media omitted]", f"{title} · 2023-12-31", "line 4 · Bob · 2023-12-31 23:58"),
         ("[2024-01-01 00:05] Alice: Back home: safe", f"{title} · 2024-01-01", "line 5 · Alice · 2024-01-01 00:05"),
+        ('[2024-01-01 00:06] Alice changed the subject to "Trip: May"', f"{title} · 2024-01-01",
+         "line 6 · 2024-01-01 00:06"),
     ]
 
 

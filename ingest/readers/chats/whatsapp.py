@@ -44,7 +44,8 @@ _LINE = re.compile(
 )
 _MARKS = re.compile(r"[\u200e\u200f]")
 _MEDIA = re.compile(r"<(Media omitted|attached: [^>]*)>")
-_SENDER = re.compile(r"^([^:\n]{1,60}): (.*)$", re.DOTALL)
+# A sender's name has no colon or quotes (a notice such as 'Ann changed the subject to "Trip: May"' has both).
+_SENDER = re.compile(r"^([^:\n\"“”«»]{1,60}): (.*)$", re.DOTALL)
 
 
 @dataclass
