@@ -17,6 +17,7 @@ from pathlib import Path
 from lxml import etree
 
 from ..document import UnreadableDocument
+from .text import size_text
 
 _CHUNK = 64 * 1024
 ZIP_ERRORS = (
@@ -122,17 +123,17 @@ class SafeZip:
             )
         total = sum(info.file_size for info in self._members.values())
         if total > limits.max_total_bytes:
-            raise self._too_big(f"unpacks to {_mib(total)}", _mib(limits.max_total_bytes))
+            raise self._too_big(f"unpacks to {size_text(total)}", size_text(limits.max_total_bytes))
 
     def _check_unpacked(self, name: str, size: int, packed: int) -> None:
         """Refuse a member of ``size`` unpacked bytes (so far) from ``packed`` bytes, or the archive's running total."""
         limits = self.limits
         shown = name if len(name) <= 60 else name[:57] + "..."
         if size > limits.max_member_bytes:
-            per_member = f"{_mib(limits.max_member_bytes)} per-member"
-            raise self._too_big(f"member {shown} unpacks to {_mib(size)}", per_member)
+            per_member = f"{size_text(limits.max_member_bytes)} per-member"
+            raise self._too_big(f"member {shown} unpacks to {size_text(size)}", per_member)
         if self._unpacked > limits.max_total_bytes:
-            raise self._too_big(f"unpacks to {_mib(self._unpacked)}", _mib(limits.max_total_bytes))
+            raise self._too_big(f"unpacks to {size_text(self._unpacked)}", size_text(limits.max_total_bytes))
         if size > limits.ratio_floor_bytes and size > limits.max_ratio * max(packed, 1):
             raise self._too_big(
                 f"member {shown} is compressed {size / max(packed, 1):.0f}:1", f"{limits.max_ratio:.0f}:1 ratio"
@@ -140,10 +141,6 @@ class SafeZip:
 
     def _too_big(self, what: str, limit: str) -> UnreadableDocument:
         return UnreadableDocument(f"{self.kind} {what}, over the {limit} limit (zip bomb?)")
-
-
-def _mib(size: int) -> str:
-    return f"{size / 2**20:.0f} MiB" if size >= 2**20 else f"{size} bytes"
 
 
 def parse_xml(raw: bytes, kind: str, part: str) -> etree._Element:

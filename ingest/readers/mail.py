@@ -55,10 +55,10 @@ def _content(part: Message) -> str:
     """A text part's decoded content, tolerating unknown charsets and broken transfer encodings."""
     try:
         content = part.get_content()  # type: ignore[attr-defined]
-        if isinstance(content, str):
-            return content
-    except Exception:  # LookupError (charset), ValueError/binascii errors (encoding), …
-        pass
+    except Exception:  # LookupError (charset), ValueError/binascii errors (encoding), …: use the raw bytes
+        content = None
+    if isinstance(content, str):
+        return content
     payload = part.get_payload(decode=True)
     return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
 

@@ -58,7 +58,8 @@ def regular_file_size(path: Path, max_bytes: int) -> int:
     if not stat.S_ISREG(info.st_mode):
         raise UnreadableDocument("not a regular file (a folder, pipe or device)")
     if info.st_size > max_bytes:
-        raise UnreadableDocument(f"file is {_mib(info.st_size)}, over the {_mib(max_bytes)} limit for this format")
+        limit = size_text(max_bytes)
+        raise UnreadableDocument(f"file is {size_text(info.st_size)}, over the {limit} limit for this format")
     return info.st_size
 
 
@@ -79,11 +80,12 @@ def read_bytes(path: Path, max_bytes: int = MAX_BYTES) -> bytes:
     except OSError as error:
         raise UnreadableDocument(f"cannot read the file: {error.strerror or error}") from error
     if len(raw) > max_bytes:
-        raise UnreadableDocument(f"file grew over the {_mib(max_bytes)} limit for this format while being read")
+        raise UnreadableDocument(f"file grew over the {size_text(max_bytes)} limit for this format while being read")
     return raw
 
 
-def _mib(size: int) -> str:
+def size_text(size: int) -> str:
+    """A size for people: whole MiB, or bytes under one MiB."""
     return f"{size / 2**20:.0f} MiB" if size >= 2**20 else f"{size} bytes"
 
 
