@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from datetime import datetime
 from pathlib import Path
@@ -118,3 +119,9 @@ def test_damaged_day_file_is_refused_with_its_name(tmp_path: Path) -> None:
     (root / "general" / f"{day}.json").write_text("[{")
     with pytest.raises(UnreadableDocument, match=rf"general/{day}.json is not valid JSON"):
         read_document(root)
+
+
+def test_pipes_named_like_exports_are_not_opened(tmp_path: Path) -> None:
+    for name in ("export.zip", "result.json", "chat.txt"):
+        os.mkfifo(tmp_path / name)
+        assert detect(tmp_path / name) is None  # returns at once instead of waiting for a writer

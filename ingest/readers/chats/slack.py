@@ -67,7 +67,7 @@ def detect(path: Path) -> bool:
     """A folder, or a zip whose listing, holding ``users.json`` and ``channels.json`` side by side."""
     if path.is_dir():
         return (path / "users.json").is_file() and (path / "channels.json").is_file()
-    if path.suffix.lower() != ".zip":
+    if path.suffix.lower() != ".zip" or not path.is_file():  # a pipe named .zip would block the open
         return False
     try:
         with zipfile.ZipFile(path) as archive:

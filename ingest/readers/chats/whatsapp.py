@@ -30,7 +30,7 @@ from pathlib import Path
 
 from ...document import SourceDocument, UnreadableDocument
 from ..archive import ZIP_ERRORS, SafeZip, ZipLimits
-from ..text import decode_text, normalize_newlines, read_bytes
+from ..text import decode_text, normalize_newlines, read_bytes, regular_file_size
 from .conversation import MAX_BYTES, ChatMessage, chat_document, message_anchor, sniff
 
 NAME = "WhatsApp chat export"
@@ -61,7 +61,7 @@ class _Raw:
 def detect(path: Path) -> bool:
     """A text file whose first non-empty line is a WhatsApp message line, or a zip holding one."""
     if path.suffix.lower() == ".zip":
-        return _chat_member(path) is not None
+        return path.is_file() and _chat_member(path) is not None  # a pipe named .zip would block the open
     return _starts_like_a_chat(sniff(path, 4096))
 
 
@@ -91,6 +91,7 @@ def _chat_text(path: Path) -> tuple[str, str]:
     """The export's text and the name it goes by (the zip's, for a zipped export)."""
     if path.suffix.lower() != ".zip":
         return decode_text(read_bytes(path, MAX_BYTES)), _title(path)
+    regular_file_size(path, ZIP_LIMITS.max_total_bytes)
     member = _chat_member(path)
     if member is None:
         raise UnreadableDocument(f"not a {NAME}: the zip holds no chat text")
