@@ -23,7 +23,7 @@ from typing import Any
 
 from ...document import SourceDocument, UnreadableDocument
 from ..archive import ZIP_ERRORS, SafeZip, ZipLimits
-from ..text import read_bytes
+from ..text import read_bytes, regular_file_size, size_text
 from .conversation import ChatMessage, chat_document, from_epoch, stamp, text_field
 
 NAME = "Slack export"
@@ -44,7 +44,8 @@ class _Files:
         if path.is_dir():
             names = [p.relative_to(path).as_posix() for p in path.rglob("*.json") if p.is_file()]
         else:
-            self._zip = SafeZip(read_bytes(path, LIMITS.max_total_bytes), NAME, LIMITS)
+            regular_file_size(path, LIMITS.max_total_bytes)
+            self._zip = SafeZip(path, NAME, LIMITS)  # read from disk member by member
             names = self._zip.names()
         users = [name for name in names if posixpath.basename(name) == "users.json"]
         prefix = posixpath.dirname(min(users, key=len)) if users else ""
@@ -55,6 +56,8 @@ class _Files:
         if self._zip is not None:
             raw = self._zip.read(self.prefix + name)
         else:
+            if self._budget <= 0:
+                raise UnreadableDocument(f"{NAME} holds over {size_text(LIMITS.max_total_bytes)} of JSON, the limit")
             raw = read_bytes(self._root / (self.prefix + name), self._budget)
             self._budget -= len(raw)
         try:
@@ -64,7 +67,7 @@ class _Files:
 
 
 def detect(path: Path) -> bool:
-    """A folder, or a zip whose listing, holding ``users.json`` and ``channels.json`` side by side."""
+    """A folder, or a zip (judged by its listing), holding ``users.json`` and ``channels.json`` side by side."""
     if path.is_dir():
         return (path / "users.json").is_file() and (path / "channels.json").is_file()
     if path.suffix.lower() != ".zip" or not path.is_file():  # a pipe named .zip would block the open
