@@ -52,6 +52,13 @@ class _Files:
         self.prefix = f"{prefix}/" if prefix else ""
         self.names = sorted(name[len(self.prefix) :] for name in names if name.startswith(self.prefix))
 
+    def __enter__(self) -> _Files:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._zip is not None:
+            self._zip.__exit__()
+
     def json(self, name: str) -> Any:
         if self._zip is not None:
             raw = self._zip.read(self.prefix + name)
@@ -156,14 +163,14 @@ def _message(entry: dict[str, Any], title: str, users: dict[str, str]) -> ChatMe
 
 def read(path: Path) -> SourceDocument:
     """Read a Slack export (zip or folder); sections are messages headed by channel and day."""
-    files = _Files(path)
-    if "users.json" not in files.names or "channels.json" not in files.names:
-        raise UnreadableDocument(f"not a {NAME}: users.json and channels.json are missing")
-    users = _user_names(files.json("users.json"))
-    messages = [
-        message
-        for folder, title in _conversations(files)
-        for message in _messages(files, folder, title, users)
-    ]
+    with _Files(path) as files:
+        if "users.json" not in files.names or "channels.json" not in files.names:
+            raise UnreadableDocument(f"not a {NAME}: users.json and channels.json are missing")
+        users = _user_names(files.json("users.json"))
+        messages = [
+            message
+            for folder, title in _conversations(files)
+            for message in _messages(files, folder, title, users)
+        ]
     name = path.stem if path.is_file() else path.name
     return chat_document(path, f"Slack: {name}", messages)
