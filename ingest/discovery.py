@@ -45,8 +45,28 @@ def discover(paths: Sequence[Path]) -> Iterator[Found]:
             yield from walk(path, IgnoreRules(path))
         elif path.is_dir():
             yield from walk(path.resolve(), IgnoreRules(path.resolve()))
+        elif not storable(path):
+            yield Found(path, UNSTORABLE_NAME, skipped=True)
         else:
             yield Found(path)
+
+
+UNSTORABLE_NAME = "the file name is not valid UTF-8; rename the file to have it remembered"
+
+
+def storable(path: Path | str) -> bool:
+    """Whether memory can record this path (its name decodes as UTF-8)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def path_key(path: Path | str) -> str:
+    """The path as memory records it: itself, or for a name that is not UTF-8, a readable stand-in."""
+    text = str(path)
+    return text if storable(text) else os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def walk(folder: Path, rules: IgnoreRules, skip_folders: Collection[Path] = ()) -> Iterator[Found]:
@@ -100,6 +120,8 @@ def _examine_entry(
         return Found(path, f"cannot inspect: {_describe(error)}")
     if rules.ignores_entry(folder, entry.name, is_dir=is_dir):
         return None
+    if not storable(entry.name):
+        return Found(path, UNSTORABLE_NAME, skipped=True)
     if is_link:
         return examine_link(path, real_root)
     if is_dir:

@@ -21,7 +21,7 @@ from memsa.core.errors import InvalidInput, MemsaError
 from memsa.core.memory.records import FileOutcome, OutcomeStatus, Settlement, SourceInfo
 
 from . import readers
-from .discovery import Found, discover, is_export_folder
+from .discovery import UNSTORABLE_NAME, Found, discover, is_export_folder, path_key, storable
 from .document import SourceDocument, UnreadableDocument
 from .splitting import split_document
 
@@ -78,7 +78,8 @@ def ingest_found(
     """Ingest a discovered file, or record why discovery will not read it."""
     if not found.problem:
         return ingest_file(engine, found.path, max_document_chars, done=done, guard=guard)
-    outcome = FileOutcome(str(found.path), "skipped" if found.skipped else "failed", found.problem, at=time.time())
+    status: OutcomeStatus = "skipped" if found.skipped else "failed"
+    outcome = FileOutcome(path_key(found.path), status, found.problem, at=time.time())
     log.warning("%s: %s", outcome.path, outcome.reason)
     return _settle(engine, outcome, _lstat(found.path), done, guard or nullcontext())
 
@@ -99,6 +100,8 @@ def ingest_file(
     Raises:
         StorageUnavailable, CorruptBank: the bank cannot be written; nothing of this file changed.
     """
+    if not storable(path):
+        return ingest_found(engine, Found(path, UNSTORABLE_NAME, skipped=True), done=done, guard=guard)
     key = str(path)
     bank = engine.bank
     guard = guard or nullcontext()

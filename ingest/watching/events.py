@@ -15,6 +15,7 @@ from memsa.core.errors import MemsaError
 from memsa.core.memory.ledger import IngestLedger
 from memsa.core.memory.records import QueueEvent, QueueKind
 
+from ..discovery import storable
 from ..ignoring import IGNORE_FILE, is_hidden
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class EventRecorder:
                 events.append(QueueEvent(destination, "created", now))
         elif self._relevant(root, source):
             events.append(QueueEvent(source, "deleted" if kind == "moved" else kind, now))
+        events = [_storable(event) for event in events]
         if not events:
             return
         try:
@@ -74,6 +76,18 @@ class EventRecorder:
         except ValueError:
             return False
         return not any(is_hidden(part) for part in parts)
+
+
+def _storable(event: QueueEvent) -> QueueEvent:
+    """The event, or for a path memory cannot record (a name that is not UTF-8) a reconcile of the nearest
+    folder it can: that records the file's outcome under a readable stand-in name."""
+    paths = [event.path, *([event.destination] if event.destination else [])]
+    if all(storable(path) for path in paths):
+        return event
+    folder = Path(event.path).parent
+    while not storable(folder):
+        folder = folder.parent
+    return QueueEvent(str(folder), "scan", event.at)
 
 
 class _RootHandler(FileSystemEventHandler):

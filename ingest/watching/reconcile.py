@@ -16,7 +16,7 @@ from pathlib import Path
 from memsa.core.memory.bank import MemoryBank
 from memsa.core.memory.records import QueueEvent, SourceRecord
 
-from ..discovery import walk
+from ..discovery import Found, path_key, storable, walk
 from ..document import UnreadableDocument
 from ..ignoring import IgnoreRules
 from ..pipeline import source_stat
@@ -35,6 +35,8 @@ class ReconcilePlan:
     moved: list[tuple[str, str]] = field(default_factory=list)
     unreadable: str = ""
     """Why the folder itself cannot be listed (then nothing else is planned)."""
+    unstorable: list[Found] = field(default_factory=list)
+    """Files whose names memory cannot record (not UTF-8): their outcome is recorded directly, not queued."""
 
     def events(self) -> tuple[QueueEvent, ...]:
         return (
@@ -57,9 +59,17 @@ def plan_folder(
         nested_roots: other watched roots inside ``folder``: they reconcile themselves.
     """
     on_disk: dict[str, tuple[int, int] | None] = {}
+    unstorable: set[str] = set()  # stand-in names of present files whose own names memory cannot record
+    plan = ReconcilePlan()
     for found in walk(folder, rules, skip_folders=set(nested_roots)):
         if found.path == folder:
             return ReconcilePlan(unreadable=found.problem)
+        if not storable(found.path):
+            stat = _stat(found.path, follow=False)
+            if settled_stat(bank, found.path) != stat:
+                plan.unstorable.append(found)
+            unstorable.add(path_key(found.path))
+            continue
         on_disk[str(found.path)] = _stat(found.path, follow=not found.problem)
         if not found.problem and found.path.is_dir():
             on_disk[str(found.path)] = _export_stat(found.path)
@@ -74,7 +84,6 @@ def plan_folder(
         for path, (_, mtime_ns, size) in bank.ledger.settled_stats(str(folder)).items()
         if not _inside_any(path, nested)
     }
-    plan = ReconcilePlan()
     new_paths = []
     for path, stat in on_disk.items():
         source = stored.get(path)
@@ -87,7 +96,9 @@ def plan_folder(
     _pair_renames(plan, new_paths, missing, on_disk)
     plan.created.extend(path for path in new_paths if path not in {new for _, new in plan.moved})
     plan.deleted.extend(path for path in missing if path not in {old for old, _ in plan.moved})
-    plan.deleted.extend(path for path in settled if path not in on_disk and path not in stored)
+    plan.deleted.extend(
+        path for path in settled if path not in on_disk and path not in stored and path not in unstorable
+    )
     return plan
 
 
@@ -123,6 +134,12 @@ def _content_hash(path: Path) -> str | None:
     except OSError:
         return None
     return digest.hexdigest()
+
+
+def settled_stat(bank: MemoryBank, path: Path) -> tuple[int, int] | None:
+    """The (mtime_ns, size) the outcome recorded for ``path`` was recorded with, if any."""
+    recorded = bank.ledger.outcome(path_key(path))
+    return recorded[1] if recorded else None
 
 
 def _export_stat(path: Path) -> tuple[int, int] | None:

@@ -156,6 +156,8 @@ class PathProcessor:
             log.warning("%s: %s", folder, plan.unreadable)
             self._settle(Settlement(done=done, outcome=outcome, stat=_stat(folder, follow=False)))
             return outcome
+        for found in plan.unstorable:
+            ingest_found(self.engine, found, self.max_document_chars, guard=self.guard)
         self._settle(Settlement(done=done, enqueue=plan.events()))
         if governing is not None and governing.root == folder:
             self.engine.bank.ledger.mark_scanned(str(folder), time.time())

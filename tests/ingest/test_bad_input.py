@@ -19,7 +19,7 @@ import pytest
 from pypdf import PdfReader, PdfWriter
 
 from memsa.core.engine import MemoryEngine
-from memsa.ingest.discovery import discover
+from memsa.ingest.discovery import discover, path_key
 from memsa.ingest.pipeline import ingest_found
 from memsa.ingest.watching import WatchService
 from tests.support.tiny_models import TinyModel
@@ -182,6 +182,12 @@ def _truncated_docx(path: Path, number: int) -> Path:
     return path
 
 
+def _undecodable_name(path: Path, number: int) -> Path:
+    target = Path(os.fsdecode(os.fsencode(path.parent) + b"/name-\xff\xfe-%d.txt" % number))
+    target.write_text(GOOD_TEXT)
+    return target
+
+
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(64)
 KINDS = [
     Kind("truncated-pdf", 30, _truncated_pdf, frozenset({"failed"}), r"(?i)pdf|damaged|truncat"),
@@ -209,6 +215,7 @@ KINDS = [
     Kind("garbage-eml", 5, _bytes(b"\x00\xff" * 500), frozenset({"failed"}), r"(?i)binary|mail|message|damaged"),
     Kind("truncated-docx", 10, lambda path, number: _truncated_docx(path, number), frozenset({"failed"}),
          r"(?i)docx|word|zip|damaged"),
+    Kind("undecodable-name", 5, _undecodable_name, frozenset({"skipped"}), r"not valid UTF-8"),
     Kind("deep-folders", 5, _deep, frozenset({"failed"}), r"(?i)binary"),
 ]
 SUFFIXES = {"truncated-pdf": ".pdf", "encrypted-pdf": ".pdf", "zip-bomb-docx": ".docx", "zip-bomb-epub": ".epub",
@@ -259,7 +266,7 @@ def test_hostile_files_fail_alone_with_specific_reasons(engine: MemoryEngine, tm
 
     problems = []
     for path, kind in corpus.items():
-        recorded = engine.bank.ledger.outcome(str(path))
+        recorded = engine.bank.ledger.outcome(path_key(path))
         if recorded is None:
             problems.append(f"{kind.name}: {path.name}: no outcome recorded")
             continue
