@@ -22,6 +22,7 @@ from .single_instance import SingleInstance, server_name
 from .stall_monitor import StallMonitor
 from .theme import apply_theme
 from .tray import TrayIcon
+from .warmup import warm_up
 from .window import MainWindow
 from .wizard import FirstRunDialog
 
@@ -57,6 +58,7 @@ class MemsaApp:
     def __init__(self, app: QApplication, options: LaunchOptions) -> None:
         self.app = app
         self.options = options
+        self.startup_s = warm_up()
         self.preferences = self._preferences(options)
         self.palette = apply_theme(app, self.preferences.theme)
         self.facade = MemoryFacade(self.preferences.engine_settings())

@@ -76,6 +76,7 @@ class MemoryFacade(QObject):
         self._last_sources_refresh = 0.0
         self._pending_roots: list[tuple[Path, tuple[str, ...]]] = []
         self._paused = False
+        self._closed = False
         self._posted.connect(self._receive)
         self._text_timer = _single_shot(self, TEXT_FLUSH_MS, self._flush_text)
         self._progress_timer = _single_shot(self, PROGRESS_FLUSH_MS, self._flush_progress)
@@ -104,6 +105,9 @@ class MemoryFacade(QObject):
 
     def shutdown(self) -> None:
         """Stop answering and ingesting, close the engine and join every thread."""
+        self._closed = True
+        self._text_timer.stop()
+        self._progress_timer.stop()
         self._sources.shutdown(wait=True, cancel_futures=True)
         self._host.close()
 
@@ -142,7 +146,8 @@ class MemoryFacade(QObject):
         self._on_service("pause" if paused else "resume")
 
     def refresh_sources(self) -> None:
-        self._sources.submit(self._query_sources)
+        if not self._closed:
+            self._sources.submit(self._query_sources)
 
     def _new_host(self, settings: EngineSettings, previous: EngineHost | None) -> EngineHost:
         def factory(engine: MemoryEngine, lock: threading.RLock) -> Any:
@@ -155,6 +160,9 @@ class MemoryFacade(QObject):
         return EngineHost(settings, self._posted.emit, factory)
 
     def _on_service(self, method: str, *args: Any, **kwargs: Any) -> None:
+        if self._closed:
+            return
+
         def call() -> None:
             service = self._host.service
             if service is None:

@@ -48,6 +48,11 @@ class StallMonitor(QObject):
     def stop(self) -> None:
         self._timer.stop()
 
+    def resume(self) -> None:
+        """Start ticking again after :meth:`stop`, keeping what was measured (the gap is not counted)."""
+        self._last = time.perf_counter()
+        self._timer.start()
+
     def reset(self) -> None:
         self._lateness = []
         self._times = []
