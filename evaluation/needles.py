@@ -202,13 +202,13 @@ class _Builder:
     def absent(self, qid: str, exact: list[ExactTemplate], reworded: list[RewordedTemplate]) -> None:
         """Half look like exact-key questions with an unused key, half like reworded ones about a pair
         (template, person) that was never planted."""
-        if self.rng.random() < 0.5 or not reworded:
+        open_templates = [t for t in reworded if any((t.fact, name) not in self.used_people for name in NAMES)]
+        if self.rng.random() < 0.5 or not open_templates:
             template = self.rng.choice(exact)
             question = template.question.format(key=self.new_key(proper_noun))
         else:
-            chosen = self.rng.choice(reworded)
-            name = self.person(chosen)
-            question = chosen.question.format(name=name)
+            chosen = self.rng.choice(open_templates)
+            question = chosen.question.format(name=self.person(chosen))
         self.probes.append(Probe(qid, "absent", question, (), ()))
 
 

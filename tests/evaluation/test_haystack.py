@@ -64,12 +64,19 @@ def test_lookalike_keys_differ_by_one_character_and_sit_in_different_documents()
     assert len({query.gold[0] for query in group}) == 3
 
 
-def test_absent_questions_name_nothing_that_was_planted() -> None:
-    built = haystack(5)
-    memory = " ".join(document.text for document in built.documents)
-    for query in (q for q in built.queries if q.absent and q.question.startswith(("What", "Which"))):
-        keys = [word.strip("?'s") for word in query.question.split() if word[:1].isupper()][1:]
-        assert not any(key and key in memory and key not in ("Ltd",) and len(key) > 6 for key in keys), query
+def test_absent_questions_ask_about_what_was_never_planted() -> None:
+    needles = make_needles(NeedleCounts(exact=6, reworded=12, absent=12), seed=8)
+    facts = " ".join(needle.text for needle in needles.needles)
+    absent = [probe for probe in needles.probes if probe.family == "absent"]
+    answerable = {probe.question for probe in needles.probes if probe.family != "absent"}
+    assert len(absent) == 12 and not any(probe.gold or probe.answers for probe in absent)
+    assert not {probe.question for probe in absent} & answerable
+    for probe in absent:
+        for template in EXACT:
+            prefix, _, suffix = template.question.partition("{key}")
+            if probe.question.startswith(prefix) and probe.question.endswith(suffix):
+                key = probe.question[len(prefix) : len(probe.question) - len(suffix)]
+                assert key not in facts, probe
 
 
 def test_template_splits_are_disjoint_and_change_the_questions() -> None:
