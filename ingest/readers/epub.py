@@ -1,11 +1,11 @@
 """EPUB (2 and 3): chapters in reading order, each through the HTML reader's text extraction.
 
 ``META-INF/container.xml`` names the package document (OPF); its ``<spine>`` gives the reading order of
-manifest items, XHTML chapters whose headings become sections. Sections before a chapter's first heading
-are headed by the chapter's own title; every section's anchor names its chapter ("chapter 3: The Storm").
-The title is the OPF's ``dc:title``. The archive passes the shared zip-bomb guard; books whose chapters are
-encrypted (DRM, listed in ``META-INF/encryption.xml``) are refused as such, while obfuscated fonts are not
-a reason to refuse.
+manifest items, XHTML chapters whose headings become sections (the EPUB 3 navigation document, a table of
+contents, is skipped). Sections before a chapter's first heading are headed by the chapter's own title;
+every section's anchor names its chapter ("chapter 3: The Storm"). The title is the OPF's ``dc:title``.
+The archive passes the shared zip-bomb guard; books whose chapters are encrypted (DRM, listed in
+``META-INF/encryption.xml``) are refused as such, while obfuscated fonts are not a reason to refuse.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _spine(archive: SafeZip, package: str) -> tuple[str, list[str]]:
     manifest = {
         item.get("id"): (item.get("href", ""), item.get("media-type", ""))
         for item in _named(opf, "item")
-        if item.get("id")
+        if item.get("id") and "nav" not in str(item.get("properties", "")).split()  # the table of contents
     }
     chapters = []
     for itemref in _named(opf, "itemref"):

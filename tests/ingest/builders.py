@@ -53,11 +53,16 @@ def write_epub(
     title: str = "A Book",
     spine_order: list[int] | None = None,
     encrypted: bool = False,
+    navigation: bool = False,
 ) -> Path:
-    """An EPUB 3 in the usual OEBPS layout; ``chapters`` are (file name, XHTML), read in ``spine_order``."""
+    """An EPUB 3 in the usual OEBPS layout; ``chapters`` are (file name, XHTML), read in ``spine_order``.
+
+    ``navigation``: the first chapter is the navigation document (``properties="nav"``), as many books have.
+    """
     order = spine_order if spine_order is not None else list(range(len(chapters)))
+    nav = ' properties="nav"'
     manifest = "".join(
-        f'<item id="c{i}" href="text/{name}" media-type="application/xhtml+xml"/>'
+        f'<item id="c{i}" href="text/{name}" media-type="application/xhtml+xml"{nav if navigation and i == 0 else ""}/>'
         for i, (name, _) in enumerate(chapters)
     )
     spine = "".join(f'<itemref idref="c{i}"/>' for i in order)

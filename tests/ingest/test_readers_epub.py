@@ -63,3 +63,9 @@ def test_missing_chapter_file_does_not_cost_the_rest(tmp_path: Path) -> None:
             if not info.filename.endswith("storm.xhtml"):
                 target.writestr(info, source.read(info))
     assert read_document(kept).text == "Before the storm the harbour was calm."
+
+
+def test_navigation_document_is_not_read_as_a_chapter(tmp_path: Path) -> None:
+    toc = ("nav.xhtml", chapter_xhtml("Contents", "<nav><ol><li>Intro</li><li>Storm</li></ol></nav><p>Contents</p>"))
+    path = write_epub(tmp_path / "nav.epub", [toc, *CHAPTERS[:1]], navigation=True)
+    assert read_document(path).text == "Before the storm the harbour was calm."
