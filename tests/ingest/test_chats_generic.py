@@ -136,3 +136,17 @@ def test_mixed_time_styles_still_sort(tmp_path: Path) -> None:
         {"sender": "B", "text": "earlier", "timestamp": 1609459200},
     ]))
     assert read_document(path).text.endswith("A: later")
+
+
+def test_google_chat_messages_file(tmp_path: Path) -> None:
+    folder = tmp_path / "DM Ann"
+    folder.mkdir()
+    path = folder / "messages.json"
+    path.write_text(json.dumps({"messages": [
+        {"creator": {"name": "Ann", "email": "ann@example.org"}, "created_date":
+         "Sunday, December 31, 2023 at 9:15:03\u202fPM UTC", "text": "Fireworks at ten", "topic_id": "t1"},
+    ]}))
+    assert detect(path) is generic
+    document = read_document(path)
+    assert document.title == "DM Ann"
+    assert document.text == "[2023-12-31 21:15] Ann: Fireworks at ten"

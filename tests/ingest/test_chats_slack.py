@@ -125,3 +125,16 @@ def test_pipes_named_like_exports_are_not_opened(tmp_path: Path) -> None:
     for name in ("export.zip", "result.json", "chat.txt"):
         os.mkfifo(tmp_path / name)
         assert detect(tmp_path / name) is None  # returns at once instead of waiting for a writer
+
+
+def test_bot_messages_are_named_by_their_bot(tmp_path: Path) -> None:
+    root = tmp_path / "export"
+    root.mkdir()
+    (root / "users.json").write_text("[]")
+    (root / "channels.json").write_text(json.dumps([{"id": "C1", "name": "alerts"}]))
+    (root / "alerts").mkdir()
+    (root / "alerts" / "2024-01-01.json").write_text(json.dumps([
+        {"type": "message", "subtype": "bot_message", "bot_id": "B1", "bot_profile": {"name": "Deploy Bot"},
+         "text": "deployed v2", "ts": "1704103200.1"},
+    ]))
+    assert read_document(root).text.endswith("] Deploy Bot: deployed v2")

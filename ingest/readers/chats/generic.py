@@ -10,7 +10,8 @@ Plain: a list of messages (or ``{title?, messages: [...]}``) whose keys are comm
 ``speaker``/``sender``/``sender_name``/``author``/``from``/``role``, text from
 ``text``/``content``/``message``/``body``, time from ``timestamp``/``timestamp_ms``/``time``/``date``/
 ``created_at`` (ISO 8601, or epoch seconds or milliseconds), id from ``id``/``message_id``/``dia_id`` (else
-the message's position). Messages that all carry a time are put in time order, since some exports list the
+the message's position); Google Chat's ``creator``/``created_date`` ("Sunday, December 31, 2023 at 9:15:03 PM
+UTC") too. Messages that all carry a time are put in time order, since some exports list the
 newest first. This covers Facebook Messenger and Instagram ``message_1.json`` files too, whose text is UTF-8
 mis-declared as Latin-1 escapes ("cafÃ©"): it is repaired for them.
 """
@@ -30,10 +31,11 @@ NAME = "conversation JSON"
 SUFFIXES: tuple[str, ...] = (".json",)
 _SESSION = re.compile(r"^session_(\d+)$")
 _SESSION_TIMES = ("%I:%M %p on %d %B, %Y", "%I:%M %p on %d %b, %Y", "%I:%M %p on %B %d, %Y")
+_WRITTEN_TIMES = ("%A, %B %d, %Y at %I:%M:%S %p",)  # Google Chat (Takeout): "Sunday, December 31, 2023 at …"
 _KEYS = {
-    "speaker": ("speaker", "sender", "sender_name", "author", "from", "role", "name"),
+    "speaker": ("speaker", "sender", "sender_name", "author", "creator", "from", "role", "name"),
     "text": ("text", "content", "message", "body"),
-    "time": ("timestamp", "timestamp_ms", "time", "date", "created_at", "create_time"),
+    "time": ("timestamp", "timestamp_ms", "time", "date", "created_at", "created_date", "create_time"),
     "id": ("id", "message_id", "dia_id", "uuid"),
 }
 _GENERIC_SNIFF = [re.compile(rf'"(?:{"|".join(names)})"\s*:') for names in _KEYS.values() if names != _KEYS["id"]]
@@ -88,12 +90,26 @@ def _field(message: dict[str, Any], role: str) -> object:
 
 
 def _time(value: object) -> datetime | None:
-    """ISO 8601 text, or epoch seconds or milliseconds (numbers past the year 5138 in seconds are milliseconds)."""
+    """ISO 8601 or written-out text, or epoch seconds or milliseconds (past the year 5138 in seconds: ms)."""
     if isinstance(value, str) and not value.isdigit():
-        return from_iso(value)
+        return from_iso(value) or _written_time(value)
     if isinstance(value, int | float | str) and not isinstance(value, bool) and float(value) > 1e11:
         return from_epoch(float(value) / 1000)
     return from_epoch(value)
+
+
+def _written_time(value: str) -> datetime | None:
+    """A time written out in words, its zone name dropped (shown as written, like ISO times with offsets)."""
+    words = " ".join(value.replace("\u202f", " ").split())
+    head, _, last = words.rpartition(" ")
+    if last.isalpha() and last.isupper() and last not in ("AM", "PM"):  # a zone name such as UTC or CET
+        words = head
+    for layout in _WRITTEN_TIMES:
+        try:
+            return datetime.strptime(words, layout)
+        except ValueError:
+            continue
+    return None
 
 
 def _meta_text(text: str) -> str:
@@ -132,7 +148,8 @@ def read(path: Path) -> SourceDocument:
     if samples and all(_is_locomo(sample) for sample in samples):
         messages = [message for sample in samples for message in _locomo(sample)]
         return chat_document(path, path.stem, messages, anchor=lambda message: message.message_id)
-    title, meta = path.stem, False
+    # Google Chat keeps every conversation's messages.json in a folder named after it.
+    title, meta = (path.parent.name if path.stem == "messages" else path.stem), False
     if isinstance(data, dict) and isinstance(data.get("messages"), list):
         meta = "participants" in data and "thread_path" in data  # a Facebook Messenger or Instagram export
         title = str(data.get("title") or data.get("name") or title)

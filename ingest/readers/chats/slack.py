@@ -151,7 +151,9 @@ def _message(entry: dict[str, Any], title: str, users: dict[str, str]) -> ChatMe
     user = text_field(entry.get("user"))
     profile = entry.get("user_profile") if isinstance(entry.get("user_profile"), dict) else {}
     fallback = (text_field(profile.get("display_name")) or text_field(profile.get("real_name"))) if profile else ""
-    speaker = users.get(user) or fallback or text_field(entry.get("username")) or user
+    bot = entry.get("bot_profile") if isinstance(entry.get("bot_profile"), dict) else {}
+    bot_name = text_field(bot.get("name")) if bot else ""
+    speaker = users.get(user) or fallback or text_field(entry.get("username")) or bot_name or user
     text = _plain(text_field(entry.get("text")), users)
     attached: list[Any] = entry["files"] if isinstance(entry.get("files"), list) else []
     text += "".join(f"\n[file: {text_field(item.get('name'))}]" for item in attached if isinstance(item, dict))
