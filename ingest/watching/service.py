@@ -20,6 +20,7 @@ from watchdog.observers.api import BaseObserver, ObservedWatch
 
 from memsa.core.engine import MemoryEngine
 from memsa.core.errors import InvalidInput, MemsaError
+from memsa.core.memory.ledger import IngestLedger
 from memsa.core.memory.records import FileOutcome, QueueEntry, QueueEvent, Settlement, WatchedRoot
 
 from ..ignoring import IgnoreConfig, IgnoreRules
@@ -31,6 +32,7 @@ from .worker import PathProcessor, RootRules
 log = logging.getLogger(__name__)
 
 _RETRY_AFTER_STORAGE_ERROR_S = 5.0
+_RECOUNT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -288,7 +290,8 @@ class WatchService:
     def _notify(self, meter: _Meter, latest: FileOutcome | None, error: str = "") -> None:
         if self._listener is None:
             return
-        progress = meter.progress(self.engine.bank.ledger.pending(), self.paused, latest, error)
+        waiting = meter.waiting(self.engine.bank.ledger, exact=latest is None)
+        progress = meter.progress(waiting, self.paused, latest, error)
         try:
             self._listener(progress)
         except Exception:  # a listener's bug must not stop ingestion
@@ -302,6 +305,7 @@ class _Meter:
         self.started = time.monotonic()
         self.done = 0
         self.tokens = 0
+        self._waiting = (0, -1.0)  # (paths waiting, when counted)
 
     @property
     def busy(self) -> bool:
@@ -310,6 +314,18 @@ class _Meter:
     def count(self, outcome: FileOutcome | None) -> None:
         self.done += 1
         self.tokens += outcome.tokens if outcome else 0
+
+    def waiting(self, ledger: IngestLedger, exact: bool) -> int:
+        """Paths waiting in the queue, counted at most twice a second unless ``exact`` (a long queue is
+        costly to count); in between, each file done counts one less."""
+        count, counted_at = self._waiting
+        now = time.monotonic()
+        if exact or now - counted_at >= _RECOUNT_S or count <= 1:
+            self._waiting = count, counted_at = ledger.pending(), now
+        else:
+            count -= 1  # one more path done since it was counted
+            self._waiting = count, counted_at
+        return count
 
     def progress(self, waiting: int, paused: bool, latest: FileOutcome | None, error: str) -> QueueProgress:
         elapsed = max(time.monotonic() - self.started, 1e-6)
