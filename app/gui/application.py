@@ -11,8 +11,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QCoreApplication
-from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+from PySide6.QtCore import QCoreApplication, Qt
+from PySide6.QtWidgets import QApplication, QSplashScreen, QSystemTrayIcon
 
 from memsa.core.errors import InvalidInput
 
@@ -23,7 +23,7 @@ from .stall_monitor import StallMonitor
 from .theme import apply_theme
 from .tray import TrayIcon
 from .warmup import warm_up
-from .window import MainWindow
+from .window import MainWindow, app_icon
 from .wizard import FirstRunDialog
 
 log = logging.getLogger(__name__)
@@ -166,12 +166,17 @@ def run(options: LaunchOptions) -> int:
         return 0
     if not instance.claim():
         raise InvalidInput("another memsa is starting on this data folder; try again in a moment")
+    splash = QSplashScreen(app_icon().pixmap(128, 128))
+    splash.showMessage("Starting memsa…", Qt.AlignmentFlag.AlignBottom | Qt.AlignmentFlag.AlignHCenter)
+    splash.show()
+    app.processEvents()
     memsa = MemsaApp(app, options)
     instance.activated.connect(lambda: memsa.tray.show_window() if memsa.tray else _raise(memsa.window))
     monitor = os.environ.get("MEMSA_STALL_MONITOR") == "1"
     if monitor:
         memsa.stall_monitor.start()
     memsa.start()
+    splash.finish(memsa.window)
     try:
         status = app.exec()
     finally:

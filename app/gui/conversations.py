@@ -55,6 +55,9 @@ class ConversationStore:
         for hook in apsw.bestpractice.recommended:
             if hook.__name__.startswith("connection_"):
                 hook(self._db)
+        # History is written on the GUI thread: in WAL mode NORMAL commits without waiting for the disk (a crash
+        # may lose the last answer, never the file's integrity), so saving an answer never stalls the window.
+        self._db.pragma("synchronous", "NORMAL")
         with self._db:
             self._db.execute(SCHEMA)
 

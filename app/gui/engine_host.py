@@ -7,7 +7,9 @@ The engine lock is shared with the ingest worker, so one thread at a time uses t
 from __future__ import annotations
 
 import logging
+import os
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from memsa.core.settings import EngineSettings
 from .records import CitationView, EngineInfo, Passage
 
 log = logging.getLogger(__name__)
+
+BACKGROUND_NICENESS = 5
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class EngineHost:
             self._thread.join()
 
     def _run(self) -> None:
+        lower_thread_priority()
         try:
             self._open()
         except MemsaError as error:
@@ -215,6 +220,19 @@ class EngineHost:
         if self.engine is not None:
             with self.lock:
                 self.engine.close()
+
+
+def lower_thread_priority(steps: int = BACKGROUND_NICENESS) -> None:
+    """Make the calling thread (and the threads it starts: the ingest worker, the math libraries' pools) yield
+    the CPU to the GUI thread, so a busy machine never keeps the window waiting for a core. Linux only: there
+    a thread's nice value is its own and is inherited by the threads it creates."""
+    if not sys.platform.startswith("linux"):
+        return
+    thread_id = threading.get_native_id()
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread_id, os.getpriority(os.PRIO_PROCESS, thread_id) + steps)
+    except OSError as error:
+        log.info("background threads keep their priority: %s", error)
 
 
 def looked_at(event: object) -> str:
