@@ -9,6 +9,8 @@ import shlex
 import sys
 from pathlib import Path
 
+import torch
+
 from memsa.core.errors import InvalidInput
 from memsa.core.models import LoadedModel, load_model, resolve_model
 from memsa.core.router import RouterProjectors, find_router, shipped_router_dir
@@ -63,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tokens per cached document row (default: gcd of 8 and the routers' chunk)")
     parser.add_argument("--batch-tokens", type=int, default=8192,
                         help="padded tokens per forward pass while encoding (raise it on a GPU)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (1 is much faster on a CPU that other work keeps busy)")
     parser.add_argument("--output", type=Path, default=Path("memsa-eval"), help="report folder")
 
 
@@ -131,6 +135,10 @@ def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
     for folder in (args.squad, args.locomo):
         if folder is not None and not folder.is_dir():
             raise InvalidInput(f"no folder at {folder}")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise InvalidInput("--threads must be at least 1")
+        torch.set_num_threads(args.threads)
     spec = resolve_model(settings.model)
     loaded = load_model(spec, cache_dir=settings.cache_dir)
     loaded.model.to(settings.device)
@@ -171,6 +179,7 @@ def _context(settings: EngineSettings, loaded: LoadedModel, routers: list[NamedR
         "model": f"{loaded.spec.name} ({loaded.fingerprint[:12]})",
         "device": settings.device,
         "top_k": eval_settings.top_k,
+        "torch_threads": torch.get_num_threads(),
         "routers": {
             named.name: {"fingerprint": named.router.fingerprint()[:12], "layers": list(named.router.spec.layers),
                          "router_chunk_tokens": named.router.spec.router_chunk_tokens,
