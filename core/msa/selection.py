@@ -72,8 +72,10 @@ def select_documents(router: RouterProjectors, layer: int, query_states: torch.T
     n_slots = int(matrix.doc_ids.max()) + 1
     per_document = document_scores(chunk_scores, matrix.doc_ids.to(chunk_scores.device), n_slots)
     k = min(top_k, int(torch.isfinite(per_document).sum()))
-    best = per_document.topk(k)
-    return LayerSelection(layer, tuple(best.indices.tolist()), tuple(best.values.tolist()))
+    # A stable sort, not topk: equal scores (the same text stored twice) go to the lower document id,
+    # so the choice is deterministic and the same as the reference's.
+    scores, doc_ids = per_document.sort(descending=True, stable=True)
+    return LayerSelection(layer, tuple(doc_ids[:k].tolist()), tuple(scores[:k].tolist()))
 
 
 @torch.inference_mode()

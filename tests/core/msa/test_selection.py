@@ -66,3 +66,16 @@ def test_an_empty_memory_selects_nothing() -> None:
 
 def test_layout_orders_chunks_by_document_id() -> None:
     assert LayerSelection(layer=2, doc_ids=(9, 3, 5), scores=(0.9, 0.5, 0.1)).layout == (3, 5, 9)
+
+
+def test_ties_go_to_the_lower_document_id_on_both_paths() -> None:
+    router = _router(True)
+    keys = router.router_keys(2, torch.randn(3, 24))
+    twice = RouterKeyMatrix(torch.cat([keys, keys]), torch.tensor([7, 8, 9, 4, 5, 6]), torch.zeros(6, dtype=torch.long))
+    question = torch.randn(4, 24)
+    fast = select_documents(router, 2, question, twice, top_k=3)
+    reference = select_documents_reference(router, 2, question, twice, top_k=3)
+    assert fast.doc_ids == reference.doc_ids
+    for rank, doc in enumerate(fast.doc_ids):
+        if doc >= 7:  # a second copy is only chosen after its first (documents 4..6 hold the same keys)
+            assert doc - 3 in fast.doc_ids[:rank]
