@@ -7,6 +7,7 @@ import logging
 import re
 import shlex
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -94,55 +95,38 @@ def load_routers(settings: EngineSettings, loaded: LoadedModel, files: list[Path
     if not files:
         router = find_router(loaded.fingerprint, [settings.router_dir, shipped_router_dir()], loaded.spec.name)
         return [NamedRouter("memsa", router)]
-    missing = [str(path) for path in files if not path.is_file()]
-    if missing:
-        raise InvalidInput(f"no router file at {', '.join(missing)}")
     if len(files) == 1:
         return [NamedRouter("memsa", RouterProjectors.load(files[0]))]
     return [NamedRouter(f"memsa[{path.stem}]", RouterProjectors.load(path)) for path in files]
 
 
-def benchmarks(args: argparse.Namespace, tokenizer: object) -> list[Benchmark]:
-    """The haystacks (smallest first) and public sets asked for."""
-    def count_tokens(text: str) -> int:
-        return len(tokenizer(text, add_special_tokens=False)["input_ids"])  # type: ignore[operator]
+@dataclass(frozen=True)
+class CheckedOptions:
+    """``memsa eval``'s options that need parsing, checked before the model loads."""
 
-    counts = parse_counts(args.needles)
-    sizes = sorted(parse_size(size) for size in args.sizes.split(",") if size.strip())
-    built = [
-        build_haystack(HaystackRecipe(size, args.seed, args.text_split, args.template_split, counts,
-                                      args.man_per_family), count_tokens)
-        for size in sizes
-    ]
-    for path in args.benchmark or []:
-        if not path.is_file():
-            raise InvalidInput(f"no benchmark file at {path}")
-        built.append(load_benchmark(path))
-    if args.squad:
-        built.append(load_squad(args.squad, args.questions, args.seed))
-    if args.locomo:
-        built.append(load_locomo(args.locomo, args.locomo_unit, args.questions, args.seed))
-    if not built:
-        raise InvalidInput("nothing to evaluate: give --sizes, --squad or --locomo")
-    return built
+    sizes: list[int]
+    counts: NeedleCounts
+    cache_layers: tuple[int, ...] | None
 
 
-def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
+def check_options(args: argparse.Namespace) -> CheckedOptions:
+    """Parse and check every option, so bad input fails at once.
+
+    Raises:
+        InvalidInput: naming the option and what it takes.
+    """
     if args.top_k < 1 or args.answers < 0 or (args.questions is not None and args.questions < 1):
         raise InvalidInput("--top-k and --questions must be at least 1, --answers at least 0")
     if args.batch_tokens < 4096 or (args.pool_tokens is not None and args.pool_tokens < 1):
         raise InvalidInput("--batch-tokens must be at least 4096 (the longest document) and --pool-tokens positive")
+    if args.threads is not None and args.threads < 1:
+        raise InvalidInput("--threads must be at least 1")
     for folder in (args.squad, args.locomo):
         if folder is not None and not folder.is_dir():
             raise InvalidInput(f"no folder at {folder}")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise InvalidInput("--threads must be at least 1")
-        torch.set_num_threads(args.threads)
-    spec = resolve_model(settings.model)
-    loaded = load_model(spec, cache_dir=settings.cache_dir)
-    loaded.model.to(settings.device)
-    routers = load_routers(settings, loaded, args.router)
+    for path in [*(args.benchmark or []), *(args.router or [])]:
+        if not path.is_file():
+            raise InvalidInput(f"no file at {path}")
     cache_layers = None
     if args.cache_layers:
         try:
@@ -150,13 +134,45 @@ def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
         except ValueError as error:
             raise InvalidInput(f"--cache-layers takes comma-separated layer numbers, got {args.cache_layers!r}") \
                 from error
+    sizes = sorted(parse_size(size) for size in args.sizes.split(",") if size.strip())
+    if not (sizes or args.squad or args.locomo or args.benchmark):
+        raise InvalidInput("nothing to evaluate: give --sizes, --squad, --locomo or --benchmark")
+    return CheckedOptions(sizes, parse_counts(args.needles), cache_layers)
+
+
+def benchmarks(args: argparse.Namespace, options: CheckedOptions, tokenizer: object) -> list[Benchmark]:
+    """The haystacks (smallest first), saved sets and public sets asked for."""
+    def count_tokens(text: str) -> int:
+        return len(tokenizer(text, add_special_tokens=False)["input_ids"])  # type: ignore[operator]
+
+    built = [
+        build_haystack(HaystackRecipe(size, args.seed, args.text_split, args.template_split, options.counts,
+                                      args.man_per_family), count_tokens)
+        for size in options.sizes
+    ]
+    built += [load_benchmark(path) for path in args.benchmark or []]
+    if args.squad:
+        built.append(load_squad(args.squad, args.questions, args.seed))
+    if args.locomo:
+        built.append(load_locomo(args.locomo, args.locomo_unit, args.questions, args.seed))
+    return built
+
+
+def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
+    options = check_options(args)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    spec = resolve_model(settings.model)
+    loaded = load_model(spec, cache_dir=settings.cache_dir)
+    loaded.model.to(settings.device)
+    routers = load_routers(settings, loaded, args.router)
     eval_settings = EvalSettings(
         cache_dir=args.cache_dir or settings.cache_dir / "eval", device=settings.device, top_k=args.top_k,
-        cache_layers=cache_layers, pool_tokens=args.pool_tokens, dense=not args.no_dense,
+        cache_layers=options.cache_layers, pool_tokens=args.pool_tokens, dense=not args.no_dense,
         batch_tokens=args.batch_tokens,
     )
     results: list[BenchmarkResult] = []
-    for benchmark in benchmarks(args, loaded.tokenizer):
+    for benchmark in benchmarks(args, options, loaded.tokenizer):
         print(f"{benchmark.name}: {len(benchmark.documents):,} documents, {len(benchmark.queries)} questions",
               file=sys.stderr)
         result = evaluate(benchmark, loaded, routers, eval_settings)
