@@ -9,14 +9,13 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
 import apsw
 import apsw.bestpractice
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import CorruptBank, StorageFull, StorageUnavailable
+from ..errors import CorruptBank, StorageUnavailable
 from .records import (
     BankIdentity,
     DocumentRecord,
@@ -24,6 +23,15 @@ from .records import (
     RowRange,
     SourceInfo,
     SourceRecord,
+)
+from .rows import (
+    document_record,
+    prefix_bounds,
+    range_values,
+    row_range,
+    single_row,
+    spans_to_blob,
+    storage_errors,
 )
 from .schema import MIGRATIONS
 
@@ -71,46 +79,6 @@ class RowPlacements:
     doc_ids: npt.NDArray[np.int64]
     starts: npt.NDArray[np.int64]
     counts: npt.NDArray[np.int64]
-
-
-@contextmanager
-def storage_errors(path: Path) -> Iterator[None]:
-    """Turn SQLite failures into the engine's named storage errors, naming ``path``."""
-    try:
-        yield
-    except apsw.FullError as error:
-        raise StorageFull(f"The disk holding {path} is full; free some space and try again.") from error
-    except (apsw.CorruptError, apsw.NotADBError) as error:
-        raise CorruptBank(f"The memory index {path} is damaged ({error}).") from error
-    except (
-        apsw.IOError,
-        apsw.CantOpenError,
-        apsw.ReadOnlyError,
-        apsw.BusyError,
-        apsw.PermissionsError,
-    ) as error:
-        raise StorageUnavailable(f"Cannot use the memory index {path}: {error}") from error
-
-
-def spans_to_blob(spans: np.ndarray) -> bytes:
-    """[C_r, 2] character spans -> int64 little-endian bytes."""
-    return np.ascontiguousarray(spans, dtype="<i8").tobytes()
-
-
-def _spans_from_blob(blob: bytes | None) -> npt.NDArray[np.int64]:
-    if blob is None:
-        return np.zeros((0, 2), dtype=np.int64)
-    return np.frombuffer(blob, dtype="<i8").astype(np.int64).reshape(-1, 2)
-
-
-def _row_range(start: int | None, count: int | None) -> RowRange | None:
-    return None if start is None or count is None else RowRange(start, count)
-
-
-def _prefix_bounds(folder: str, separator: str) -> tuple[str, str]:
-    """[low, high) such that low <= path < high exactly for paths under ``folder`` (UTF-8 byte order)."""
-    low = folder.rstrip(separator) + separator
-    return low, low[:-1] + chr(ord(separator) + 1)
 
 
 class MemoryIndex:
@@ -223,7 +191,7 @@ class MemoryIndex:
         """Sources at ``folder`` itself or inside it, parts included."""
         found = self._select_sources("WHERE s.path = ?", (folder,))
         for separator in separators:
-            low, high = _prefix_bounds(folder, separator)
+            low, high = prefix_bounds(folder, separator)
             found += self._select_sources("WHERE s.path >= ? AND s.path < ?", (low, high))
         return sorted(found, key=lambda source: source.path)
 
@@ -245,7 +213,7 @@ class MemoryIndex:
                    RETURNING id""",
                 (source.path, source.content_hash, source.mtime_ns, source.size, source.parent),
             )
-            return int(_single_row(cursor)[0])
+            return int(single_row(cursor)[0])
 
     def update_source_stat(self, path: str, mtime_ns: int, size: int) -> bool:
         with self.transaction():
@@ -270,8 +238,8 @@ class MemoryIndex:
         moved = 0
         with self.transaction():
             for separator in separators:
-                low, high = _prefix_bounds(old_folder, separator)
-                new_low, _ = _prefix_bounds(new_folder, separator)
+                low, high = prefix_bounds(old_folder, separator)
+                new_low, _ = prefix_bounds(new_folder, separator)
                 self._conn.execute(
                     """UPDATE sources SET path = ? || substr(path, ?),
                            parent_path = CASE WHEN parent_path IS NULL THEN NULL
@@ -307,7 +275,7 @@ class MemoryIndex:
         doc_ids: list[int] = []
         with self.transaction():
             for separator in separators:
-                low, high = _prefix_bounds(folder, separator)
+                low, high = prefix_bounds(folder, separator)
                 inside = "SELECT id FROM sources WHERE path >= ? AND path < ?"
                 rows = self._conn.execute(
                     f"DELETE FROM documents WHERE source_id IN ({inside}) RETURNING id", (low, high)
@@ -338,13 +306,13 @@ class MemoryIndex:
                     document.title,
                     document.text,
                     0 if encoding is None else encoding.n_tokens,
-                    *_range_values(router_rows),
-                    *_range_values(kv_rows),
+                    *range_values(router_rows),
+                    *range_values(kv_rows),
                     spans,
                     json.dumps([list(anchor) for anchor in document.anchors], ensure_ascii=False),
                 ),
             )
-            return int(_single_row(cursor)[0])
+            return int(single_row(cursor)[0])
 
     def set_encoding(
         self, doc_id: int, n_tokens: int, router_rows: RowRange, kv_rows: RowRange, spans: np.ndarray
@@ -355,8 +323,8 @@ class MemoryIndex:
                        kv_row_start = ?, kv_row_count = ?, router_chunk_spans = ? WHERE id = ?""",
                 (
                     n_tokens,
-                    *_range_values(router_rows),
-                    *_range_values(kv_rows),
+                    *range_values(router_rows),
+                    *range_values(kv_rows),
                     spans_to_blob(spans),
                     doc_id,
                 ),
@@ -393,7 +361,7 @@ class MemoryIndex:
                 WHERE d.id IN (SELECT value FROM json_each(?))""",
             (json.dumps([int(doc_id) for doc_id in doc_ids]),),
         )
-        by_id = {row[0]: _document_record(row) for row in rows}
+        by_id = {row[0]: document_record(row) for row in rows}
         return [by_id[doc_id] for doc_id in doc_ids if doc_id in by_id]
 
     def row_ranges(self, doc_id: int) -> tuple[RowRange | None, RowRange | None] | None:
@@ -403,7 +371,7 @@ class MemoryIndex:
             "FROM documents WHERE id = ?",
             (doc_id,),
         ).fetchone()
-        return None if row is None else (_row_range(row[0], row[1]), _row_range(row[2], row[3]))
+        return None if row is None else (row_range(row[0], row[1]), row_range(row[2], row[3]))
 
     def document_ids(self, path: str) -> list[int]:
         rows = self._conn.execute(
@@ -419,56 +387,10 @@ class MemoryIndex:
 
     def totals(self) -> tuple[int, int, int]:
         """(sources, documents, tokens)."""
-        row = _single_row(
+        row = single_row(
             self._conn.execute(
                 """SELECT (SELECT COUNT(*) FROM sources), (SELECT COUNT(*) FROM documents),
                           (SELECT COALESCE(SUM(n_tokens), 0) FROM documents)"""
             )
         )
         return int(row[0]), int(row[1]), int(row[2])
-
-
-def _single_row(cursor: apsw.Cursor) -> tuple[Any, ...]:
-    """The one row of a statement that returns exactly one, run to completion (a half-read
-    RETURNING statement would keep the transaction from committing)."""
-    rows = cursor.fetchall()
-    if len(rows) != 1:  # our bug
-        raise RuntimeError(f"SQLite returned {len(rows)} rows where one was expected")
-    return tuple(rows[0])
-
-
-def _range_values(rows: RowRange | None) -> tuple[int | None, int | None]:
-    return (None, None) if rows is None else (rows.start, rows.count)
-
-
-def _document_record(row: tuple) -> DocumentRecord:
-    (
-        doc_id,
-        source_id,
-        path,
-        start,
-        end,
-        title,
-        text,
-        n_tokens,
-        r_start,
-        r_count,
-        kv_start,
-        kv_count,
-        spans,
-        anchors_json,
-    ) = row
-    return DocumentRecord(
-        doc_id=doc_id,
-        source_id=source_id,
-        path=path,
-        start=start,
-        end=end,
-        title=title,
-        text=text,
-        n_tokens=n_tokens,
-        router_rows=_row_range(r_start, r_count),
-        kv_rows=_row_range(kv_start, kv_count),
-        router_chunk_spans=_spans_from_blob(spans),
-        anchors=tuple((int(start), int(end), str(anchor)) for start, end, anchor in json.loads(anchors_json)),
-    )

@@ -11,8 +11,9 @@ import os
 import threading
 from collections.abc import Sequence
 
-from .index import MemoryIndex, _prefix_bounds
+from .index import MemoryIndex
 from .records import FileOutcome, QueueEntry, QueueEvent, Settlement, WatchedRoot
+from .rows import prefix_bounds
 
 _SEPARATORS = tuple(sep for sep in (os.sep, os.altsep) if sep)
 _OUTCOME_COLUMNS = "path, status, reason, documents, tokens, recorded_at"
@@ -142,8 +143,8 @@ class IngestLedger:
             self._forget_outcomes(new)
             connection.execute("UPDATE file_outcomes SET path = ? WHERE path = ?", (new, old))
             for separator in _SEPARATORS:
-                low, high = _prefix_bounds(old, separator)
-                new_low, _ = _prefix_bounds(new, separator)
+                low, high = prefix_bounds(old, separator)
+                new_low, _ = prefix_bounds(new, separator)
                 connection.execute(
                     "UPDATE file_outcomes SET path = ? || substr(path, ?) WHERE path >= ? AND path < ?",
                     (new_low, len(low) + 1, low, high),
@@ -156,14 +157,14 @@ class IngestLedger:
             connection.execute("DELETE FROM ingest_queue WHERE path = ?", (path,))
             for separator in _SEPARATORS:
                 connection.execute(
-                    "DELETE FROM ingest_queue WHERE path >= ? AND path < ?", _prefix_bounds(path, separator)
+                    "DELETE FROM ingest_queue WHERE path >= ? AND path < ?", prefix_bounds(path, separator)
                 )
 
     def _forget_outcomes(self, path: str) -> None:
         connection = self._index.connection
         connection.execute("DELETE FROM file_outcomes WHERE path = ?", (path,))
         for separator in _SEPARATORS:
-            low, high = _prefix_bounds(path, separator)
+            low, high = prefix_bounds(path, separator)
             connection.execute("DELETE FROM file_outcomes WHERE path >= ? AND path < ?", (low, high))
 
     def outcomes(self, status: str | None = None, limit: int = 100, under: str | None = None) -> list[FileOutcome]:
@@ -219,6 +220,6 @@ class IngestLedger:
             bindings.append(under)
             for separator in _SEPARATORS:
                 inside.append("(path >= ? AND path < ?)")
-                bindings.extend(_prefix_bounds(under, separator))
+                bindings.extend(prefix_bounds(under, separator))
             clauses.append(f"({' OR '.join(inside)})")
         return ("WHERE " + " AND ".join(clauses) if clauses else ""), tuple(bindings)

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from memsa.core.errors import CorruptBank
-from memsa.core.memory.index import MIGRATIONS, MemoryIndex, _prefix_bounds
+from memsa.core.memory.index import MIGRATIONS, MemoryIndex
 from memsa.core.memory.records import RowRange
+from memsa.core.memory.rows import prefix_bounds as _prefix_bounds
 from tests.core.memory.bank_fixtures import documents_for, make_identity, source_info
 
 
