@@ -98,10 +98,15 @@ class EngineHost:
         post: receives every result record; called on this host's thread.
         service_factory: builds the ingest service once the engine is open (started on this thread, so its
             start-up reconcile never runs on the GUI thread).
+        previous: a host to close (on this thread) before opening, when memory is reopened with new settings.
     """
 
     def __init__(
-        self, settings: EngineSettings, post: Callable[[object], None], service_factory: ServiceFactory | None = None
+        self,
+        settings: EngineSettings,
+        post: Callable[[object], None],
+        service_factory: ServiceFactory | None = None,
+        previous: EngineHost | None = None,
     ) -> None:
         self.settings = settings
         self.lock = threading.RLock()
@@ -109,6 +114,7 @@ class EngineHost:
         self.service: Any = None
         self._post = post
         self._service_factory = service_factory
+        self._previous = previous
         self._commands: queue.Queue[object] = queue.Queue()
         self._stop_answer = threading.Event()
         self._thread = threading.Thread(target=self._run, name="memsa-engine", daemon=True)
@@ -136,6 +142,9 @@ class EngineHost:
 
     def _run(self) -> None:
         lower_thread_priority()
+        if self._previous is not None:
+            self._previous.close()
+            self._previous = None
         try:
             self._open()
         except MemsaError as error:

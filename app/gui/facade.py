@@ -150,14 +150,12 @@ class MemoryFacade(QObject):
             self._sources.submit(self._query_sources)
 
     def _new_host(self, settings: EngineSettings, previous: EngineHost | None) -> EngineHost:
-        def factory(engine: MemoryEngine, lock: threading.RLock) -> Any:
-            if previous is not None:
-                previous.close()
+        def service(engine: MemoryEngine, lock: threading.RLock) -> WatchService:
             return WatchService(
                 engine, engine_lock=lock, quiet_seconds=self.quiet_seconds, listener=self._on_queue_progress
             )
 
-        return EngineHost(settings, self._posted.emit, factory)
+        return EngineHost(settings, self._posted.emit, service, previous)
 
     def _on_service(self, method: str, *args: Any, **kwargs: Any) -> None:
         if self._closed:

@@ -90,3 +90,21 @@ def test_a_missing_model_is_reported_not_raised(qtbot: QtBot, tmp_path: Path) ->
     key = facade.ask("anything?")
     qtbot.waitUntil(lambda: failures == [key], timeout=5_000)
     facade.shutdown()
+
+
+def test_restart_reopens_memory_with_new_settings(qtbot: QtBot, tiny_settings: EngineSettings, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    facade = started(qtbot, tiny_settings)
+    try:
+        moved = replace(tiny_settings, data_dir=tmp_path / "elsewhere")
+        (moved.data_dir / "routers").mkdir(parents=True)
+        for router in (tiny_settings.data_dir / "routers").iterdir():
+            (moved.data_dir / "routers" / router.name).write_bytes(router.read_bytes())
+        with qtbot.waitSignal(facade.engine_ready, timeout=60_000) as ready:
+            facade.restart(moved)
+        assert ready.args[0].data_dir == str(moved.data_dir) and facade.ready
+        with qtbot.waitSignal(facade.engine_ready, timeout=60_000):
+            facade.restart(tiny_settings)  # the same folder again: the first engine must have let go of it
+    finally:
+        facade.shutdown()

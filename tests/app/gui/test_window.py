@@ -92,3 +92,21 @@ def test_window_geometry_is_remembered(qtbot: QtBot, tiny_settings: EngineSettin
     assert again.splitter.saveState() == window.splitter.saveState()
     window.store.close()
     again.store.close()
+
+
+def test_tray_pauses_and_resumes_reading(qtbot: QtBot, tiny_settings: EngineSettings) -> None:
+    from memsa.app.gui.tray import TrayIcon
+
+    facade = MemoryFacade(tiny_settings)
+    window = MainWindow(facade, Preferences(data_dir=tiny_settings.data_dir))
+    qtbot.addWidget(window)
+    tray = TrayIcon(window, facade)
+    tray.toggle_pause()
+    assert facade.paused and tray.pause_action.text() == "Resume reading"
+    assert window.sources.pause_button.text() == "Resume"
+    qtbot.mouseClick(window.sources.pause_button, Qt.MouseButton.LeftButton)  # the window's button agrees
+    assert tray.pause_action.text() == "Pause reading"
+    tray.toggle_pause()
+    assert facade.paused
+    facade.shutdown()
+    window.store.close()
