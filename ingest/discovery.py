@@ -41,7 +41,9 @@ def discover(paths: Sequence[Path]) -> Iterator[Found]:
     """
     for path in paths:
         path = path.expanduser().absolute()
-        if path.is_dir() and not path.is_symlink():
+        if path.is_dir() and is_export_folder(path):
+            yield Found(path)
+        elif path.is_dir() and not path.is_symlink():
             yield from walk(path, IgnoreRules(path))
         elif path.is_dir():
             yield from walk(path.resolve(), IgnoreRules(path.resolve()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -141,3 +142,31 @@ def test_pause_one_off_paths_and_forgetting_a_root(engine: MemoryEngine, tmp_pat
         assert engine.bank.source(str(dropped)) is not None
     finally:
         service.stop()
+
+
+def _slack_day(folder: Path, day: str, text: str) -> None:
+    messages = [{"type": "message", "user": "U1", "text": text, "ts": "1704067200.000100"}]
+    (folder / "general").mkdir(exist_ok=True)
+    (folder / "general" / f"{day}.json").write_text(json.dumps(messages))
+
+
+def test_an_export_folder_is_one_source_and_follows_its_files(engine: MemoryEngine, tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    export = root / "slack-export"
+    export.mkdir(parents=True)
+    (export / "users.json").write_text(json.dumps([{"id": "U1", "name": "alice"}]))
+    (export / "channels.json").write_text(json.dumps([{"id": "C1", "name": "general"}]))
+    _slack_day(export, "2024-01-01", "the wifi password is tango 4 2")
+    service = WatchService(engine, quiet_seconds=0.1)
+    service.start()
+    try:
+        service.add_root(root)
+        wait_for(lambda: _status(engine, export) == "added", "the export folder")
+        (record,) = engine.bank.documents(engine.bank.document_ids(str(export)))
+        assert record.anchors, "chat messages carry anchors"
+        _slack_day(export, "2024-01-02", "the manager meeting is at the office")
+        wait_for(lambda: _status(engine, export) == "updated", "the export to be read again")
+        wait_for(lambda: _idle(service), "the queue to empty")
+    finally:
+        service.stop()
+    assert [source.path for source in engine.bank.sources()] == [str(export)]
