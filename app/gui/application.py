@@ -20,10 +20,10 @@ from .facade import MemoryFacade
 from .preferences import Preferences, load_preferences, preferences_path, save_preferences
 from .single_instance import SingleInstance, server_name
 from .stall_monitor import StallMonitor
-from .theme import apply_theme
+from .theme import app_icon, apply_theme
 from .tray import TrayIcon
 from .warmup import warm_up
-from .window import MainWindow, app_icon
+from .window import MainWindow
 from .wizard import FirstRunDialog
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ class MemsaApp:
         self.facade = MemoryFacade(self.preferences.engine_settings())
         self.window = MainWindow(self.facade, self.preferences, gpu_available())
         self.window.citation_panel.set_colours(self.palette.highlight, self.palette.text)
+        self.window.ok_colour = self.palette.success
         self.window.preferences_saved.connect(self._on_preferences)
         self.tray: TrayIcon | None = TrayIcon(self.window, self.facade) if QSystemTrayIcon.isSystemTrayAvailable() \
             else None
@@ -132,6 +133,7 @@ class MemsaApp:
         if preferences.theme != self.preferences.theme:
             self.palette = apply_theme(self.app, preferences.theme)
             self.window.citation_panel.set_colours(self.palette.highlight, self.palette.text)
+            self.window.ok_colour = self.palette.success
         self._save(preferences)
 
     def _save(self, preferences: Preferences) -> None:

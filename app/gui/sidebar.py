@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from .item_models import ConversationListModel, Role
+from .theme import app_icon
 
 PAGES = ("Chat", "Sources", "Settings")
 SEARCH_DELAY_MS = 150
@@ -37,9 +38,16 @@ class Sidebar(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(14, 16, 14, 14)
         layout.setSpacing(6)
+        brand = QHBoxLayout()
+        brand.setSpacing(8)
+        logo = QLabel()
+        logo.setPixmap(app_icon().pixmap(28, 28))
+        brand.addWidget(logo)
         title = QLabel("memsa")
         title.setObjectName("AppTitle")
-        layout.addWidget(title)
+        brand.addWidget(title)
+        brand.addStretch(1)
+        layout.addLayout(brand)
         tagline = QLabel("a memory you can talk to")
         tagline.setObjectName("Hint")
         layout.addWidget(tagline)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from importlib.resources import files
 from string import Template
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QIcon, QPalette
 from PySide6.QtWidgets import QApplication
 
 
@@ -119,6 +120,11 @@ QMenu { background: $surface; border: 1px solid $border; padding: 4px; }
 QMenu::item { padding: 6px 18px; border-radius: 6px; }
 QMenu::item:selected { background: $accent_soft; }
 """)
+
+
+def app_icon() -> QIcon:
+    """The memsa logo (window, tray, splash)."""
+    return QIcon(str(files("memsa.app.gui") / "icons" / "memsa.svg"))
 
 
 def resolve_theme(theme: str) -> str:

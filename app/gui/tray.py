@@ -6,7 +6,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QApplication, QMenu, QSystemTrayIcon
 
 from .facade import MemoryFacade
-from .window import MainWindow, app_icon
+from .theme import app_icon
+from .window import MainWindow
 
 
 class TrayIcon(QSystemTrayIcon):

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import html
 import logging
-from importlib.resources import files
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QIcon, QKeySequence, QShortcut
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QMainWindow, QSplitter, QStackedWidget, QWidget
 
 from .chat_view import ChatView
@@ -20,15 +20,12 @@ from .records import CitationView, EngineInfo, IngestStatus, Passage, Turn
 from .settings_view import SettingsView
 from .sidebar import Sidebar
 from .sources_view import SourcesView, progress_text
+from .theme import app_icon
 
 log = logging.getLogger(__name__)
 
 CHAT, SOURCES, SETTINGS = range(3)
 HISTORY_FILE = "conversations.sqlite"
-
-
-def app_icon() -> QIcon:
-    return QIcon(str(files("memsa.app.gui") / "icons" / "memsa.svg"))
 
 
 class MainWindow(QMainWindow):
@@ -71,6 +68,8 @@ class MainWindow(QMainWindow):
         row.addWidget(self.splitter, 1)
         self.setCentralWidget(central)
         self.engine_label = QLabel("Opening memory…")
+        self.engine_label.setTextFormat(Qt.TextFormat.RichText)
+        self.ok_colour = "#2f9e6a"
         self.ingest_label = QLabel("")
         self.statusBar().addWidget(self.engine_label, 1)
         self.statusBar().addPermanentWidget(self.ingest_label)
@@ -207,7 +206,10 @@ class MainWindow(QMainWindow):
             self.citation_panel.show_passage(passage)
 
     def _on_engine_ready(self, info: EngineInfo) -> None:
-        self.engine_label.setText(f"●  {info.model_name} · {info.device.upper()} · answers by {info.answers_by}")
+        self.engine_label.setText(
+            f'<span style="color:{self.ok_colour};">●</span>&nbsp; {html.escape(info.model_name)} · '
+            f"{info.device.upper()} · answers by {info.answers_by}"
+        )
         self.engine_label.setToolTip(
             f"{info.documents:,} documents from {info.sources:,} files when opened\nMemory kept in {info.data_dir}"
         )
