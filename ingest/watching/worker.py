@@ -76,8 +76,9 @@ class PathProcessor:
         moves = [entry for entry in entries if entry.kind == "moved" and entry.destination]
         others = [entry for entry in entries if entry not in moves]
         moved = self._apply_move(path, Path(moves[-1].destination or ""), _ids(moves)) if moves else None
-        outcome = self._check(path, _ids(others)) if others or not moves else None
-        return outcome or moved
+        # Always look at the old place too: a move out of every watched folder must forget what was there.
+        outcome = self._check(path, _ids(others))
+        return moved or outcome
 
     def _stored_export_folder(self, path: Path) -> Path | None:
         """The folder above ``path`` (inside its watched root) that memory holds as one source, if any."""

@@ -6,12 +6,17 @@ import json
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 
 import pytest
 
 from memsa.core.engine import MemoryEngine
+from memsa.core.memory.records import QueueEvent
+from memsa.ingest.ignoring import IgnoreRules
+from memsa.ingest.pipeline import ingest_file
 from memsa.ingest.watching import QueueProgress, WatchService
+from memsa.ingest.watching.worker import PathProcessor, RootRules
 from tests.support.tiny_models import TinyModel
 from tests.support.watch_engine import open_tiny_engine, wait_for
 
@@ -170,3 +175,22 @@ def test_an_export_folder_is_one_source_and_follows_its_files(engine: MemoryEngi
     finally:
         service.stop()
     assert [source.path for source in engine.bank.sources()] == [str(export)]
+
+
+def test_a_move_out_of_every_watched_folder_forgets_the_file(engine: MemoryEngine, tmp_path: Path) -> None:
+    root = tmp_path / "notes"
+    root.mkdir()
+    note = root / "a.txt"
+    note.write_text("alpha bravo .")
+    rules = RootRules(root, IgnoreRules(root))
+    processor = PathProcessor(engine, nullcontext(), lambda path: rules if root in path.parents else None,
+                              lambda folder: [], [], 3000)
+    assert ingest_file(engine, note).status == "added"
+    outside = tmp_path / "elsewhere.txt"
+    note.rename(outside)
+    # Some platforms report this as a move to an unwatched place rather than as a deletion.
+    engine.bank.ledger.record([QueueEvent(str(note), "moved", 0.0, destination=str(outside))])
+    (entries,) = engine.bank.ledger.due(quiet_before=1.0)
+    outcome = processor.process(entries)
+    assert outcome is not None and outcome.status == "removed"
+    assert engine.bank.sources() == [] and engine.bank.ledger.counts() == {} and engine.bank.ledger.pending() == 0
