@@ -13,7 +13,7 @@ import stat as stat_mode
 import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from memsa.core.engine import DocumentText, MemoryEngine, Remembered
@@ -94,7 +94,7 @@ def ingest_file(
     """Bring one file's memory up to date with the disk and record the outcome.
 
     Re-reads only when the file's size or modification time changed and re-encodes only when its content
-    did. A file that fails keeps what memory held of it; a failure is not retried until the file changes.
+    did. A file that fails keeps what memory held of it.
     The outcome commits together with the change and with the removal of the queue entries ``done``.
 
     Raises:
@@ -114,9 +114,6 @@ def ingest_file(
     existing = bank.source(key)
     if existing and (existing.mtime_ns, existing.size) == stat:
         return _settle(engine, _unchanged(engine, key), stat, done, guard)
-    recorded = bank.ledger.outcome(key)
-    if existing is None and recorded and recorded[1] == stat and recorded[0].status in ("failed", "skipped"):
-        return _settle(engine, replace(recorded[0], at=time.time()), stat, done, guard)
     try:
         content_hash = _hash_file(path)
         if existing and existing.content_hash == content_hash:
