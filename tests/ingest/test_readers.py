@@ -63,5 +63,5 @@ def test_discovery_skips_hidden_and_unsupported(tmp_path: Path) -> None:
     (tmp_path / "pic.png").write_bytes(b"\x89PNG")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "c.txt").write_text("c")
-    found = sorted(path.relative_to(tmp_path).as_posix() for path in discover([tmp_path]))
+    found = sorted(item.path.relative_to(tmp_path).as_posix() for item in discover([tmp_path]) if not item.problem)
     assert found == ["a.md", "sub/c.txt"]
