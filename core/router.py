@@ -20,6 +20,8 @@ from safetensors.torch import load_file, save_file
 
 from .errors import RouterUnavailable
 
+QUERY_REDUCTIONS = ("max", "mean")
+
 
 @dataclass(frozen=True)
 class RouterSpec:
@@ -36,6 +38,8 @@ class RouterSpec:
         abstain_below: relative score (best document's combined score minus the bank's median) under
             which a question is judged to have no memory.
         recipe: how the projectors were made (command, data, hyper-parameters, held-out results).
+        query_reduction: how question tokens are reduced: "max" scores each chunk by its best question
+            token (MSA); "mean" routes with one vector, the mean of the tokens' projections.
     """
 
     layers: tuple[int, ...]
@@ -47,6 +51,11 @@ class RouterSpec:
     model_fingerprint: str
     abstain_below: float = float("-inf")
     recipe: dict[str, Any] = field(default_factory=dict)
+    query_reduction: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.query_reduction not in QUERY_REDUCTIONS:
+            raise ValueError(f"query_reduction must be one of {QUERY_REDUCTIONS}, got {self.query_reduction!r}")
 
     @property
     def key_dim(self) -> int:
@@ -90,17 +99,23 @@ class RouterProjectors(torch.nn.Module):
     def layer(self, layer: int) -> LayerRouter:
         return self.per_layer[str(layer)]  # type: ignore[return-value]
 
-    def router_queries(self, layer: int, hidden: torch.Tensor) -> torch.Tensor:
-        """Question-token routing vectors.
+    def router_queries(self, layer: int, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Question routing vectors: one per token, or one in all for ``query_reduction == "mean"``.
 
         Args:
-            hidden: [T, hidden] normed layer input of the question tokens.
+            hidden: [..., T, hidden] normed layer input of the question tokens.
+            mask: [..., T] bool, the real tokens of padded rows (None: all are real).
 
         Returns:
-            [T, D_r] float32, head-normalised if cosine, scaled by 1/H so a dot product is a head-mean.
+            [..., T, D_r] (or [..., 1, D_r] for "mean") float32, head-normalised if cosine, scaled by 1/H so
+            a dot product is a head-mean.
         """
         module = self.layer(layer)
         queries = module.router_q_proj(module.standardise(hidden))
+        if self.spec.query_reduction == "mean":
+            weights = torch.ones(queries.shape[:-1], device=queries.device) if mask is None else mask.float()
+            total = (queries * weights.unsqueeze(-1)).sum(dim=-2, keepdim=True)
+            queries = total / weights.sum(dim=-1).clamp_min(1.0)[..., None, None]
         return self._per_head_normalise(queries) / self.spec.n_heads
 
     def router_keys(self, layer: int, pooled_hidden: torch.Tensor) -> torch.Tensor:
@@ -158,7 +173,10 @@ class RouterProjectors(torch.nn.Module):
 
 
 def _spec_geometry(spec: RouterSpec) -> dict[str, Any]:
+    # Fields added later enter only when they differ from their default, so earlier fingerprints hold.
+    extra = {} if spec.query_reduction == "max" else {"query_reduction": spec.query_reduction}
     return {
+        **extra,
         "layers": list(spec.layers),
         "hidden_size": spec.hidden_size,
         "n_heads": spec.n_heads,

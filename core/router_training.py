@@ -1,9 +1,10 @@
 """Train router projectors for a frozen backbone with MSA's auxiliary InfoNCE loss.
 
-The backbone runs once over the training text; its normed layer inputs (question tokens, and chunk means
-of passage tokens) are cached, and each router layer's projector pair is then fitted on those features.
-Negatives are the other passages of the batch (in-batch negatives, as in MSA, temperature 0.1) plus, for
-planted-fact pairs, the passage the fact was taken from (a hard negative).
+The backbone runs once over the training text (see ``router_features``); each router layer's projector
+pair is then fitted on the cached features. A query's negatives are the other passages of its batch
+(in-batch negatives, as in MSA, temperature 0.1) plus its hard negatives: planted-fact look-alikes,
+BM25-mined passages and, optionally, passages the router itself ranks too high after a first fit
+(router-mined). A dense teacher's scores over the same columns can be distilled as a second target.
 """
 
 from __future__ import annotations
@@ -11,17 +12,25 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
 from .decoder import Decoder
-from .encoding import length_batches
-from .pooling import chunk_mean
 from .router import LayerRouter, RouterProjectors, RouterSpec
-from .training_corpus import TrainingPair
+from .router_features import (
+    PassageStates,
+    QueryStates,
+    passage_states,
+    query_states,
+    recall_at,
+    score_all,
+    score_block,
+    token_ids,
+)
+from .training_corpus import TrainingSet
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +43,19 @@ class TrainingConfig:
     n_heads: int = 4
     head_dim: int = 64
     router_chunk_tokens: int = 16
+    query_reduction: str = "max"
     temperature: float = 0.1
-    batch_size: int = 512
+    batch_size: int = 256
+    hard_negatives: int = 2
+    router_mined: int = 0
+    distill_weight: float = 0.0
+    teacher_temperature: float = 0.05
     learning_rate: float = 2e-3
     weight_decay: float = 0.01
     max_steps: int = 600
     eval_every: int = 50
     patience: int = 6
-    held_out: int = 400
+    held_out_share: float = 0.08
     max_query_tokens: int = 48
     max_passage_tokens: int = 512
     seed: int = 0
@@ -49,48 +63,34 @@ class TrainingConfig:
 
 
 @dataclass
-class StateSet:
-    """Router-layer inputs of a set of texts, zero-padded.
+class TrainingFeatures:
+    """Cached backbone features of a training set.
 
     Attributes:
-        states: layer -> [N, L, hidden] float16; L is tokens (queries) or P_r-chunks (passages).
-        mask: [N, L] bool, real tokens or chunks; an all-False row stands for "no text".
+        queries: per-token query states [N, ...]; passages: the pool's chunk states [M, ...].
+        positives: [N] int64 pool index of each query's passage.
+        negatives: [N, K] int64 pool indices of hard negatives, -1 where a query has fewer.
+        groups: [M] int64 source text of each passage.
+        teacher_queries, teacher_passages: [N, E] / [M, E] unit teacher embeddings, or None.
     """
 
-    states: dict[int, torch.Tensor]
-    mask: torch.Tensor
-
-    def subset(self, rows: torch.Tensor) -> StateSet:
-        return StateSet({layer: tensor[rows] for layer, tensor in self.states.items()}, self.mask[rows])
-
-
-@dataclass
-class Features:
-    """Cached backbone features of training pairs: query tokens, chunk-pooled passages and hard negatives."""
-
-    queries: StateSet
-    passages: StateSet
-    negatives: StateSet
-
-    def subset(self, rows: torch.Tensor) -> Features:
-        return Features(self.queries.subset(rows), self.passages.subset(rows), self.negatives.subset(rows))
+    queries: QueryStates
+    passages: PassageStates
+    positives: torch.Tensor
+    negatives: torch.Tensor
+    groups: torch.Tensor
+    teacher_queries: torch.Tensor | None = None
+    teacher_passages: torch.Tensor | None = None
 
 
-def extract_features(
-    decoder: Decoder,
-    tokenizer: object,
-    pairs: Sequence[TrainingPair],
-    config: TrainingConfig,
-    progress: Callable[[int, int], None] | None = None,
-) -> Features:
-    """Run the frozen backbone over every query, passage and hard negative once; keep router-layer inputs."""
-    texts = {
-        "queries": [_tokens(tokenizer, pair.query, config.max_query_tokens) for pair in pairs],
-        "passages": [_tokens(tokenizer, pair.passage, config.max_passage_tokens) for pair in pairs],
-        "negatives": [_tokens(tokenizer, pair.hard_negative, config.max_passage_tokens) for pair in pairs],
-    }
-    total = sum(len(ids) for sequences in texts.values() for ids in sequences)
-    done = 0
+def extract_features(decoder: Decoder, tokenizer: object, training: TrainingSet, layers: tuple[int, ...],
+                     chunk_tokens: int, config: TrainingConfig,
+                     progress: Callable[[int, int], None] | None = None) -> TrainingFeatures:
+    """Run the frozen backbone over every query and pool passage once; keep router-layer inputs."""
+    device = decoder.device
+    queries = token_ids(tokenizer, training.queries, config.max_query_tokens)
+    passages = token_ids(tokenizer, training.passages, config.max_passage_tokens)
+    total, done = sum(map(len, queries)) + sum(map(len, passages)), 0
 
     def step(tokens: int) -> None:
         nonlocal done
@@ -98,173 +98,124 @@ def extract_features(
         if progress is not None:
             progress(done, total)
 
-    pool = config.router_chunk_tokens
-    # Passages and hard negatives share one width so a batch can stack them into one pool.
-    chunks = math.ceil(max(len(ids) for ids in texts["passages"] + texts["negatives"]) / pool)
-    return Features(
-        queries=_states(decoder, texts["queries"], config, None, max(map(len, texts["queries"])), step),
-        passages=_states(decoder, texts["passages"], config, pool, chunks, step),
-        negatives=_states(decoder, texts["negatives"], config, pool, chunks, step),
+    width = max(1, max(map(len, training.negatives), default=0))
+    negatives = torch.full((len(training), width), -1, dtype=torch.long)
+    for row, found in enumerate(training.negatives):
+        negatives[row, : len(found)] = torch.tensor(found, dtype=torch.long)
+    return TrainingFeatures(
+        queries=query_states(decoder, queries, layers, step),
+        passages=passage_states(decoder, passages, layers, chunk_tokens, step),
+        positives=torch.tensor(training.positives, dtype=torch.long, device=device),
+        negatives=negatives.to(device),
+        groups=torch.tensor(training.groups, dtype=torch.long, device=device),
     )
 
 
-def _states(decoder: Decoder, sequences: list[list[int]], config: TrainingConfig, pool: int | None,
-            slots: int, step: Callable[[int], None]) -> StateSet:
-    """Normed router-layer inputs of token sequences, per token or chunk-mean pooled over ``pool`` tokens.
-
-    Returns a StateSet with ``slots`` tokens or chunks per row.
-    """
-    device = decoder.device
-    states = {
-        layer: torch.zeros(len(sequences), slots, decoder.shape.hidden_size, dtype=torch.float16, device=device)
-        for layer in config.layers
-    }
-    mask = torch.zeros(len(sequences), slots, dtype=torch.bool, device=device)
-    present = [index for index, ids in enumerate(sequences) if ids]
-    for batch in length_batches([len(sequences[i]) for i in present], 8192):
-        rows = [present[i] for i in batch]
-        longest = max(len(sequences[i]) for i in rows)
-        input_ids = torch.zeros(len(rows), longest, dtype=torch.long)
-        for row, index in enumerate(rows):
-            input_ids[row, : len(sequences[index])] = torch.tensor(sequences[index])
-        captured = decoder.capture(input_ids, config.layers)
-        for row, index in enumerate(rows):
-            length = len(sequences[index])
-            for layer, capture in captured.items():
-                token_states = capture.normed_input[row, :length]
-                pooled = token_states if pool is None else chunk_mean(token_states, pool)
-                states[layer][index, : pooled.shape[0]] = pooled.half()
-            mask[index, : length if pool is None else math.ceil(length / pool)] = True
-        step(sum(len(sequences[i]) for i in rows))
-    return StateSet(states, mask)
-
-
-def _tokens(tokenizer: object, text: str, limit: int) -> list[int]:
-    """Token ids of ``text`` (at most ``limit``); an empty text gives no tokens."""
-    if not text:
-        return []
-    ids = tokenizer(text, add_special_tokens=False)["input_ids"]  # type: ignore[operator]
-    return list(ids[:limit]) or [0]
-
-
-def pairwise_scores(
-    router: RouterProjectors,
-    layer: int,
-    queries: torch.Tensor,
-    query_mask: torch.Tensor,
-    passages: torch.Tensor,
-    passage_mask: torch.Tensor,
-) -> torch.Tensor:
-    """MSA routing scores of every query against every passage.
-
-    Args:
-        queries: [Nq, Tq, hidden]; query_mask: [Nq, Tq].
-        passages: [Np, C, hidden]; passage_mask: [Np, C].
-
-    Returns:
-        [Nq, Np] float32: max over query tokens and passage chunks of the head-mean dot product.
-    """
-    query_vectors = router.router_queries(layer, queries)
-    key_vectors = router.router_keys(layer, passages)
-    similarity = torch.einsum("itd,jcd->ijtc", query_vectors, key_vectors)
-    mask = query_mask[:, None, :, None] & passage_mask[None, :, None, :]
-    return similarity.masked_fill(~mask, float("-inf")).amax(dim=(2, 3))
-
-
-def retrieval_scores(router: RouterProjectors, layer: int, features: Features, block: int = 64) -> torch.Tensor:
-    """Scores of every query against every passage, then every hard negative, in query blocks.
-
-    Returns:
-        [N, N + M] float32; column i < N is query i's own passage, the M columns after are the hard
-        negatives that exist (a pool where planted facts compete with their topical look-alikes).
-    """
-    has_negative = features.negatives.mask.any(dim=1)
-    pool = torch.cat([features.passages.states[layer], features.negatives.states[layer][has_negative]]).float()
-    pool_mask = torch.cat([features.passages.mask, features.negatives.mask[has_negative]])
-    queries = features.queries
-    rows = []
-    with torch.no_grad():
-        for start in range(0, queries.mask.shape[0], block):
-            stop = start + block
-            rows.append(pairwise_scores(router, layer, queries.states[layer][start:stop].float(),
-                                        queries.mask[start:stop], pool, pool_mask))
-    return torch.cat(rows)
-
-
-def recall_at(scores: torch.Tensor, k: int) -> float:
-    """Fraction of queries whose own passage (column i of row i) ranks in the top ``k``."""
-    gold = scores.diagonal().unsqueeze(1)
-    rank = (scores > gold).sum(dim=1)
-    return float((rank < k).float().mean())
-
-
-def fit_standardisation(module: LayerRouter, layer: int, features: Features) -> None:
-    """Set the layer's input mean/std from the real (unpadded) query tokens and passage chunks."""
+def fit_standardisation(module: LayerRouter, layer: int, features: TrainingFeatures, rows: torch.Tensor) -> None:
+    """Set the layer's input mean/std from the training queries' real tokens and the pool's real chunks."""
+    queries = features.queries.subset(rows)
     states = torch.cat([
-        features.queries.states[layer][features.queries.mask].float(),
+        queries.states[layer][queries.mask].float(),
         features.passages.states[layer][features.passages.mask].float(),
     ])
     module.input_mean.copy_(states.mean(dim=0))
     module.input_std.copy_(states.std(dim=0).clamp_min(1e-4))
 
 
-def train_layer(router: RouterProjectors, layer: int, train: Features, held_out: Features,
-                config: TrainingConfig, start_from: RouterProjectors | None = None) -> dict[str, float]:
-    """Fit one layer's projector pair with InfoNCE; keep the weights of the best held-out recall@5.
+def batch_loss(router: RouterProjectors, layer: int, features: TrainingFeatures, rows: torch.Tensor,
+               config: TrainingConfig) -> torch.Tensor:
+    """InfoNCE over the batch's passages and hard negatives, plus the distilled teacher target.
+
+    Columns are the distinct pool passages of the batch, so two queries of one passage share a column
+    and never count it as each other's negative.
+    """
+    negatives = features.negatives[rows, : config.hard_negatives]
+    candidates = torch.cat([features.positives[rows], negatives[negatives >= 0]])
+    columns, inverse = torch.unique(candidates, return_inverse=True)
+    target = inverse[: len(rows)]
+    scores = score_block(router, layer, features.queries.subset(rows), features.passages.subset(columns))
+    logits = scores / config.temperature
+    loss = F.cross_entropy(logits, target)
+    if config.distill_weight > 0 and features.teacher_queries is not None and features.teacher_passages is not None:
+        teacher = features.teacher_queries[rows] @ features.teacher_passages[columns].T
+        target_distribution = F.softmax(teacher / config.teacher_temperature, dim=1)
+        distilled = F.kl_div(F.log_softmax(logits, dim=1), target_distribution, reduction="batchmean")
+        loss = loss + config.distill_weight * distilled
+    return loss
+
+
+def held_out_recall(router: RouterProjectors, layer: int, features: TrainingFeatures,
+                    held_rows: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    """Scores of held-out queries against the whole pool, and their recall@1/@5."""
+    scores = score_all(router, layer, features.queries.subset(held_rows), features.passages)
+    gold = features.positives[held_rows]
+    return scores, {"recall@1": recall_at(scores, gold, 1), "recall@5": recall_at(scores, gold, 5)}
+
+
+def train_layer(router: RouterProjectors, layer: int, features: TrainingFeatures, train_rows: torch.Tensor,
+                held_rows: torch.Tensor, config: TrainingConfig, steps: int,
+                start_from: RouterProjectors | None = None) -> dict[str, float]:
+    """Fit one layer's projector pair; keep the weights of the best held-out recall@5.
 
     Args:
-        start_from: continue from these projectors' weights and standardisation (fine-tuning) instead of
-            a random start.
+        start_from: continue from these projectors' weights and standardisation instead of a random start.
 
     Returns:
         the held-out recall@1/@5 and the step it was reached at.
     """
     generator = torch.Generator().manual_seed(config.seed + layer)
-    device = train.queries.mask.device
     module = router.layer(layer)
     if start_from is not None:
         module.load_state_dict(start_from.layer(layer).state_dict())
     else:
-        fit_standardisation(module, layer, train)
+        fit_standardisation(module, layer, features, train_rows)
         for projection in (module.router_q_proj, module.router_k_proj):
             weight = torch.randn(projection.weight.shape, generator=generator) / math.sqrt(router.spec.hidden_size)
             projection.weight.data.copy_(weight)
     parameters = [module.router_q_proj.weight, module.router_k_proj.weight]
     optimiser = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-    best = {"recall@5": -1.0, "recall@1": 0.0, "step": 0}
+    _, best = held_out_recall(router, layer, features, held_rows)
+    best["step"] = 0
     best_state = {name: tensor.clone() for name, tensor in module.state_dict().items()}
-    strikes, n_train = 0, train.queries.mask.shape[0]
-    for step in range(1, config.max_steps + 1):
-        rows = torch.randint(0, n_train, (min(config.batch_size, n_train),), generator=generator).to(device)
-        # Columns: the batch's passages (in-batch negatives), then its hard negatives; a pair without
-        # one has an all-masked row there, which scores -inf and drops out of the softmax.
-        pool = torch.cat([train.passages.states[layer][rows], train.negatives.states[layer][rows]]).float()
-        pool_mask = torch.cat([train.passages.mask[rows], train.negatives.mask[rows]])
-        scores = pairwise_scores(router, layer, train.queries.states[layer][rows].float(), train.queries.mask[rows],
-                                 pool, pool_mask)
-        # Duplicate draws of one pair are both positives; mask the off-diagonal copies out of the negatives.
-        duplicates = (rows[:, None] == rows[None, :]) & ~torch.eye(len(rows), dtype=torch.bool, device=device)
-        duplicates = torch.cat([duplicates, torch.zeros_like(duplicates)], dim=1)
-        logits = scores.masked_fill(duplicates, float("-inf")) / config.temperature
-        loss = F.cross_entropy(logits, torch.arange(len(rows), device=device))
+    strikes = 0
+    for step in range(1, steps + 1):
+        pick = torch.randperm(len(train_rows), generator=generator)[: config.batch_size]
+        loss = batch_loss(router, layer, features, train_rows[pick.to(train_rows.device)], config)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-        if step % config.eval_every == 0 or step == config.max_steps:
-            held = retrieval_scores(router, layer, held_out)
-            recall5, recall1 = recall_at(held, 5), recall_at(held, 1)
+        if step % config.eval_every == 0 or step == steps:
+            _, recall = held_out_recall(router, layer, features, held_rows)
             log.info("layer %d step %d loss %.3f held-out recall@1 %.3f @5 %.3f", layer, step, loss.item(),
-                     recall1, recall5)
-            if recall5 > best["recall@5"]:
-                best = {"recall@5": recall5, "recall@1": recall1, "step": step}
+                     recall["recall@1"], recall["recall@5"])
+            if recall["recall@5"] > best["recall@5"]:
+                best, strikes = {**recall, "step": step}, 0
                 best_state = {name: tensor.clone() for name, tensor in module.state_dict().items()}
-                strikes = 0
             else:
                 strikes += 1
                 if strikes >= config.patience:
                     break
     module.load_state_dict(best_state)
     return best
+
+
+def mine_router_negatives(router: RouterProjectors, layer: int, features: TrainingFeatures,
+                          train_rows: torch.Tensor, per_query: int) -> None:
+    """Append to each training query's negatives the passages this layer ranks highest wrongly.
+
+    Passages of the query's own source text are skipped (likely right answers too), as are planted
+    copies of its sentence (they share its positive's group only by chance, never its text).
+    """
+    scores = score_all(router, layer, features.queries.subset(train_rows), features.passages)
+    own_group = features.groups[features.positives[train_rows]]
+    scores = scores.masked_fill(features.groups[None, :] == own_group[:, None], float("-inf"))
+    mined = scores.topk(per_query, dim=1).indices
+    current = features.negatives[train_rows]
+    merged = torch.full((len(features.positives), current.shape[1] + per_query), -1, dtype=torch.long,
+                        device=current.device)
+    merged[:, : features.negatives.shape[1]] = features.negatives
+    merged[train_rows] = torch.cat([mined, current], dim=1)
+    features.negatives = merged
 
 
 def relative_scores(scores: torch.Tensor) -> torch.Tensor:
@@ -276,18 +227,19 @@ def relative_scores(scores: torch.Tensor) -> torch.Tensor:
     return scores - scores.median(dim=1, keepdim=True).values
 
 
-def abstention_threshold(combined: torch.Tensor, keep_answerable: float = 0.95) -> tuple[float, dict[str, float]]:
+def abstention_threshold(combined: torch.Tensor, gold: torch.Tensor,
+                         keep_answerable: float = 0.95) -> tuple[float, dict[str, float]]:
     """A bar on the *relative* score under which a question is judged to have no memory.
 
-    Relative scores (see :func:`relative_scores`) carry over from training pairs to real questions
+    Relative scores (see :func:`relative_scores`) carry over from training queries to real questions
     better than raw scores, whose level shifts with a query's length and wording. The bar keeps
     ``keep_answerable`` of the held-out questions whose passage is present: a wrong abstention hides a
     memory the user has, while a wrong answer attempt is still caught by the reader, which is told to
     say it found nothing.
 
     Args:
-        combined: [N, N + M] combined scores of held-out queries against the held-out pool (see
-            :func:`retrieval_scores`).
+        combined: [Nq, Np] combined scores of held-out queries against the pool.
+        gold: [Nq] the column of each query's own passage.
         keep_answerable: share of answerable held-out questions that must clear the bar.
 
     Returns:
@@ -295,9 +247,8 @@ def abstention_threshold(combined: torch.Tensor, keep_answerable: float = 0.95) 
         rejected at that bar.
     """
     relative = relative_scores(combined)
-    present = relative.diagonal()
-    gold = torch.eye(*combined.shape, dtype=torch.bool, device=combined.device)
-    absent = relative.masked_fill(gold, float("-inf")).amax(dim=1)
+    present = relative.gather(1, gold.view(-1, 1)).squeeze(1)
+    absent = relative.scatter(1, gold.view(-1, 1), float("-inf")).amax(dim=1)
     bar = float(torch.quantile(present.float(), 1.0 - keep_answerable))
     return bar, {
         "answerable_kept": float((present >= bar).float().mean()),
@@ -305,30 +256,15 @@ def abstention_threshold(combined: torch.Tensor, keep_answerable: float = 0.95) 
     }
 
 
-def calibrate_abstention(
-    router: RouterProjectors, decoder: Decoder, tokenizer: object, pairs: Sequence[TrainingPair],
-    config: TrainingConfig,
-) -> RouterProjectors:
-    """Recompute an existing router's abstention bar on ``pairs`` and record it in its recipe."""
-    features = extract_features(decoder, tokenizer, pairs, replace(config, layers=router.spec.layers))
-    router = router.to(decoder.device)
-    with torch.no_grad():
-        combined = torch.stack([retrieval_scores(router, layer, features) for layer in router.spec.layers]).mean(0)
-    bar, abstention = abstention_threshold(combined)
-    recipe = {**router.spec.recipe, "calibration": {"pairs": len(pairs), **abstention}}
-    calibrated = RouterProjectors(replace(router.spec, abstain_below=bar, recipe=recipe))
-    calibrated.load_state_dict({name: tensor.cpu() for name, tensor in router.state_dict().items()})
-    return calibrated.eval().requires_grad_(False)
-
-
-def select_layers(held_scores: dict[int, torch.Tensor], keep: int) -> tuple[int, ...]:
+def select_layers(held_scores: dict[int, torch.Tensor], gold: torch.Tensor, keep: int) -> tuple[int, ...]:
     """Greedy forward selection of the ``keep`` layers whose mean score ranks held-out passages best.
 
     Fewer router layers mean less storage and faster routing; the layers a frozen backbone routes well
     with are measured, not assumed (see DESIGN.md §2).
 
     Args:
-        held_scores: layer -> [N, N] held-out scores.
+        held_scores: layer -> [Nq, Np] held-out scores.
+        gold: [Nq] gold columns.
         keep: how many layers to keep.
     """
     chosen: list[int] = []
@@ -336,7 +272,7 @@ def select_layers(held_scores: dict[int, torch.Tensor], keep: int) -> tuple[int,
     while remaining and len(chosen) < keep:
         def quality(layer: int) -> tuple[float, float]:
             mean = torch.stack([held_scores[other] for other in [*chosen, layer]]).mean(0)
-            return recall_at(mean, 5), recall_at(mean, 1)
+            return recall_at(mean, gold, 5), recall_at(mean, gold, 1)
 
         best = max(remaining, key=quality)
         chosen.append(best)
@@ -344,65 +280,104 @@ def select_layers(held_scores: dict[int, torch.Tensor], keep: int) -> tuple[int,
     return tuple(sorted(chosen))
 
 
+def fit_router(features: TrainingFeatures, config: TrainingConfig, spec: RouterSpec, train_rows: torch.Tensor,
+               held_rows: torch.Tensor, start_from: RouterProjectors | None = None
+               ) -> tuple[RouterProjectors, dict[str, object]]:
+    """Train every layer of ``spec`` on cached features; select layers; measure and calibrate.
+
+    Returns:
+        the router (kept layers only, abstention bar set, not yet carrying a recipe) and its results.
+    """
+    device = features.positives.device
+    router = RouterProjectors(spec).to(device)
+    per_layer = {}
+    for layer in spec.layers:
+        steps = config.max_steps if config.router_mined == 0 else config.max_steps // 2
+        per_layer[layer] = train_layer(router, layer, features, train_rows, held_rows, config, steps, start_from)
+        if config.router_mined:
+            saved = features.negatives
+            mine_router_negatives(router, layer, features, train_rows, config.router_mined)
+            per_layer[layer] = train_layer(router, layer, features, train_rows, held_rows, config,
+                                           config.max_steps - steps, router)
+            features.negatives = saved
+    gold = features.positives[held_rows]
+    held_scores = {layer: held_out_recall(router, layer, features, held_rows)[0] for layer in spec.layers}
+    layers = select_layers(held_scores, gold, config.keep_layers or len(spec.layers))
+    combined = torch.stack([held_scores[layer] for layer in layers]).mean(0)
+    bar, abstention = abstention_threshold(combined, gold)
+    results: dict[str, object] = {
+        "abstention": abstention,
+        "per_layer": {str(layer): value for layer, value in per_layer.items()},
+        "combined": {"recall@1": recall_at(combined, gold, 1), "recall@5": recall_at(combined, gold, 5)},
+        "held_out_queries": len(held_rows),
+        "train_queries": len(train_rows),
+        "pool_passages": int(features.passages.counts.shape[0]),
+    }
+    kept = RouterProjectors(replace(spec, layers=layers, abstain_below=bar))
+    prefixes = tuple(f"per_layer.{layer}." for layer in layers)
+    kept.load_state_dict({name: tensor.cpu() for name, tensor in router.state_dict().items()
+                          if name.startswith(prefixes)})
+    return kept.eval().requires_grad_(False), results
+
+
 def train_router(
     decoder: Decoder,
     tokenizer: object,
-    pairs: Sequence[TrainingPair],
+    training: TrainingSet,
     config: TrainingConfig,
     model_fingerprint: str,
     recipe: dict[str, object],
     progress: Callable[[int, int], None] | None = None,
     start_from: RouterProjectors | None = None,
+    teacher: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> RouterProjectors:
     """Train projectors for every layer in ``config.layers`` and record how they were made.
 
-    The last ``config.held_out`` pairs are never trained on; they pick each layer's best step, measure
-    recall and calibrate the abstention bar.
+    Queries of a held-out share of the source texts (``config.held_out_share``) are never trained on;
+    they pick each layer's best step, measure recall against the whole pool and calibrate abstention.
+
+    Args:
+        teacher: unit teacher embeddings of the queries [N, E] and passages [M, E] to distil from.
     """
     started = time.perf_counter()
     torch.manual_seed(config.seed)
-    features = extract_features(decoder, tokenizer, pairs, config, progress)
-    n_pairs = len(pairs)
-    if not 0 < config.held_out < n_pairs:
-        raise ValueError("held_out must leave some pairs to train on")
-    held_rows = torch.arange(n_pairs - config.held_out, n_pairs, device=decoder.device)
-    train_rows = torch.arange(0, n_pairs - config.held_out, device=decoder.device)
-    train, held_out = features.subset(train_rows), features.subset(held_rows)
+    features = extract_features(decoder, tokenizer, training, config.layers, config.router_chunk_tokens, config,
+                                progress)
+    if teacher is not None:
+        features.teacher_queries, features.teacher_passages = (part.to(decoder.device) for part in teacher)
+    train_list, held_list = training.split_by_group(config.held_out_share, config.seed)
+    if not train_list or not held_list:
+        raise ValueError("the held-out share must leave queries both to train on and to measure")
+    train_rows = torch.tensor(train_list, dtype=torch.long, device=decoder.device)
+    held_rows = torch.tensor(held_list, dtype=torch.long, device=decoder.device)
     spec = RouterSpec(
         layers=config.layers, hidden_size=decoder.shape.hidden_size, n_heads=config.n_heads,
         head_dim=config.head_dim, cosine=True, router_chunk_tokens=config.router_chunk_tokens,
-        model_fingerprint=model_fingerprint,
+        model_fingerprint=model_fingerprint, query_reduction=config.query_reduction,
     )
-    router = RouterProjectors(spec).to(decoder.device)
     if start_from is not None:
         start_from = start_from.to(decoder.device)
         missing = set(config.layers) - set(start_from.spec.layers)
         if missing or start_from.spec.key_dim != spec.key_dim:
             raise ValueError(f"the starting router lacks layers {sorted(missing)} or has another width")
-    per_layer = {
-        layer: train_layer(router, layer, train, held_out, config, start_from) for layer in config.layers
-    }
-    with torch.no_grad():
-        held_scores = {layer: retrieval_scores(router, layer, held_out) for layer in config.layers}
-    layers = select_layers(held_scores, config.keep_layers or len(config.layers))
-    combined = torch.stack([held_scores[layer] for layer in layers]).mean(0)
-    bar, abstention = abstention_threshold(combined)
-    results = {
-        "abstention": abstention,
-        "per_layer": {str(layer): value for layer, value in per_layer.items()},
-        "combined": {"recall@1": recall_at(combined, 1), "recall@5": recall_at(combined, 5)},
-        "held_out_pairs": config.held_out,
-        "train_pairs": n_pairs - config.held_out,
-        "seconds": round(time.perf_counter() - started, 1),
-    }
-    final_spec = RouterSpec(**{**asdict(spec), "layers": layers, "abstain_below": bar,
-                               "recipe": {**recipe, "config": asdict(config), "results": results}})
-    trained = RouterProjectors(final_spec)
-    kept = {f"per_layer.{layer}." for layer in layers}
-    trained.load_state_dict({
-        name: tensor.cpu() for name, tensor in router.state_dict().items()
-        if any(name.startswith(prefix) for prefix in kept)
-    })
-    trained.eval()
-    trained.requires_grad_(False)
-    return trained
+    router, results = fit_router(features, config, spec, train_rows, held_rows, start_from)
+    results["seconds"] = round(time.perf_counter() - started, 1)
+    final = RouterProjectors(replace(router.spec, recipe={**recipe, "config": asdict(config), "results": results}))
+    final.load_state_dict(router.state_dict())
+    return final.eval().requires_grad_(False)
+
+
+def calibrate_abstention(router: RouterProjectors, decoder: Decoder, tokenizer: object, training: TrainingSet,
+                         config: TrainingConfig) -> RouterProjectors:
+    """Recompute an existing router's abstention bar on ``training``'s queries and record it in its recipe."""
+    spec = router.spec
+    features = extract_features(decoder, tokenizer, training, spec.layers, spec.router_chunk_tokens, config)
+    router = router.to(decoder.device)
+    rows = torch.arange(len(training), device=decoder.device)
+    combined = torch.stack([score_all(router, layer, features.queries, features.passages)
+                            for layer in spec.layers]).mean(0)
+    bar, abstention = abstention_threshold(combined, features.positives[rows])
+    recipe = {**spec.recipe, "calibration": {"queries": len(training), **abstention}}
+    calibrated = RouterProjectors(replace(spec, abstain_below=bar, recipe=recipe))
+    calibrated.load_state_dict({name: tensor.cpu() for name, tensor in router.state_dict().items()})
+    return calibrated.eval().requires_grad_(False)

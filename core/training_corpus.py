@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import gzip
+import json
 import random
 import re
 import sysconfig
@@ -160,8 +161,6 @@ def plant(sentence: str, passage: str, rng: random.Random) -> str:
 
 def save_pairs(pairs: list[TrainingPair], path: Path) -> None:
     """Write pairs as JSON lines, so training can run on another machine with the same data."""
-    import json
-
     with path.open("w", encoding="utf-8") as handle:
         for pair in pairs:
             handle.write(json.dumps(asdict(pair)) + "\n")
@@ -169,7 +168,117 @@ def save_pairs(pairs: list[TrainingPair], path: Path) -> None:
 
 def load_pairs(path: Path) -> list[TrainingPair]:
     """Read pairs written by :func:`save_pairs`."""
-    import json
-
     with path.open(encoding="utf-8") as handle:
         return [TrainingPair(**json.loads(line)) for line in handle if line.strip()]
+
+
+@dataclass
+class TrainingSet:
+    """Queries and a shared pool of passages: each query's passage to find and passages to rank below it.
+
+    A shared pool (rather than one passage per pair) lets several queries point at one passage and lets
+    mined hard negatives be other pool passages, so every text is read by the backbone once.
+
+    Attributes:
+        passages: the pool.
+        groups: per passage, the source text it came from (passages of one group are near neighbours).
+        queries: training queries.
+        positives: per query, the index of its passage in the pool.
+        negatives: per query, pool indices of hard negatives (planted-fact look-alikes, mined ones).
+        kinds: per query, how it was made: "sentence" (its sentence stays in the passage), "topical" (the
+            sentence was removed), "question" (a pseudo-question), "planted" (the sentence sits in an
+            unrelated passage).
+    """
+
+    passages: list[str]
+    groups: list[int]
+    queries: list[str]
+    positives: list[int]
+    negatives: list[list[int]]
+    kinds: list[str]
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+    def split_by_group(self, held_share: float, seed: int) -> tuple[list[int], list[int]]:
+        """Query indices for training and for held-out measurement, split by source text.
+
+        Holding out whole source texts keeps a held-out passage's neighbours out of training, so held-out
+        recall measures generalisation to new documents rather than to new sentences of seen ones.
+        """
+        groups = sorted(set(self.groups))
+        random.Random(seed).shuffle(groups)
+        held_groups = set(groups[: max(1, round(len(groups) * held_share))])
+        held = [index for index, passage in enumerate(self.positives) if self.groups[passage] in held_groups]
+        held_set = set(held)
+        return [index for index in range(len(self)) if index not in held_set], held
+
+    def head(self, n_passages: int) -> TrainingSet:
+        """The queries whose passage lies in the first ``n_passages`` of the pool (negatives cut to match)."""
+        rows = [index for index, positive in enumerate(self.positives) if positive < n_passages]
+        return TrainingSet(self.passages[:n_passages], self.groups[:n_passages],
+                           [self.queries[i] for i in rows], [self.positives[i] for i in rows],
+                           [[p for p in self.negatives[i] if p < n_passages] for i in rows],
+                           [self.kinds[i] for i in rows])
+
+    def save(self, path: Path) -> None:
+        """Write the set as gzip-compressed JSON (so training can run on another machine)."""
+        path.write_bytes(gzip.compress(json.dumps(asdict(self)).encode("utf-8"), mtime=0))
+
+    @classmethod
+    def load(cls, path: Path) -> TrainingSet:
+        """Read a set written by :meth:`save`."""
+        return cls(**json.loads(gzip.decompress(path.read_bytes()).decode("utf-8")))
+
+
+def make_training_set(texts: Iterator[str], seed: int, planted_share: float = 0.1, question_share: float = 0.5,
+                      max_passages: int | None = None) -> TrainingSet:
+    """Self-supervised queries over a pool of passages from plain texts.
+
+    Per passage: with even odds the passage is shown whole or without one of its sentences, which then
+    becomes a "topical" query; a second sentence still in the passage becomes a "sentence" query. A
+    ``question_share`` of both become pseudo-questions (see :func:`pseudo_question`). With probability
+    ``planted_share`` a sentence is planted into an unrelated passage instead: that copy is the positive
+    and the host passage as it was is the hard negative (see :func:`plant`).
+    """
+    rng = random.Random(seed)
+    items = [
+        (passage, sentences, group)
+        for group, text in enumerate(texts)
+        for passage in passages_of(text)
+        if len(sentences := sentences_of(passage)) >= 2
+    ]
+    rng.shuffle(items)
+    items = items[:max_passages]
+    pool = TrainingSet([], [], [], [], [], [])
+    shown_index = {}
+    for passage, sentences, group in items:
+        removed, kept = rng.sample(sentences, 2)
+        shown = passage if rng.random() < 0.5 else passage.replace(removed, " ").strip()
+        shown_index[passage] = _add_passage(pool, shown, group)
+        for sentence, kind in ((removed, "sentence" if shown == passage else "topical"), (kept, "sentence")):
+            question = rng.random() < question_share
+            query = pseudo_question(sentence, rng) if question else sentence
+            _add_query(pool, query, shown_index[passage], [], "question" if question else kind)
+    for _, sentences, group in items:
+        host, _, host_group = rng.choice(items)
+        if rng.random() >= planted_share or host_group == group:
+            continue
+        sentence = rng.choice(sentences)
+        host_shown = pool.passages[shown_index[host]]
+        planted = _add_passage(pool, plant(sentence, host_shown, rng), host_group)
+        _add_query(pool, sentence, planted, [shown_index[host]], "planted")
+    return pool
+
+
+def _add_passage(pool: TrainingSet, text: str, group: int) -> int:
+    pool.passages.append(text)
+    pool.groups.append(group)
+    return len(pool.passages) - 1
+
+
+def _add_query(pool: TrainingSet, query: str, positive: int, negatives: list[int], kind: str) -> None:
+    pool.queries.append(query)
+    pool.positives.append(positive)
+    pool.negatives.append(negatives)
+    pool.kinds.append(kind)

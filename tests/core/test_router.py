@@ -45,3 +45,42 @@ def test_find_router_prefers_user_folder_and_checks_model(tmp_path: Path) -> Non
     assert find_router(fingerprint, [user, shipped], "m").spec.model_fingerprint == fingerprint
     with pytest.raises(RouterUnavailable, match="memsa train-router"):
         find_router("ef" * 32, [user, shipped], "other-model")
+
+
+def test_files_without_query_reduction_load_as_max_and_keep_their_fingerprint(tmp_path: Path) -> None:
+    """Routers saved before ``query_reduction`` existed route as before and keep their fingerprint."""
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    router = _router()
+    router.save(tmp_path / "new.safetensors")
+    with safe_open(str(tmp_path / "new.safetensors"), framework="pt") as handle:
+        spec = json.loads(handle.metadata()["memsa_router_spec"])
+    del spec["query_reduction"]
+    save_file(load_file(str(tmp_path / "new.safetensors")), str(tmp_path / "old.safetensors"),
+              metadata={"memsa_router_spec": json.dumps(spec)})
+    old = RouterProjectors.load(tmp_path / "old.safetensors")
+    assert old.spec.query_reduction == "max"
+    assert old.fingerprint() == router.fingerprint()
+    mean = RouterProjectors(RouterSpec(**{**spec, "layers": (1, 2), "query_reduction": "mean"}))
+    mean.load_state_dict(router.state_dict())
+    assert mean.fingerprint() != router.fingerprint()
+    with pytest.raises(ValueError, match="query_reduction"):
+        RouterSpec(**{**spec, "layers": (1, 2), "query_reduction": "sum"})
+
+
+def test_mean_reduction_routes_with_the_masked_token_mean() -> None:
+    spec = _router().spec
+    router = RouterProjectors(RouterSpec(**{**spec.__dict__, "query_reduction": "mean"}))
+    hidden = torch.randn(2, 5, 16)
+    mask = torch.tensor([[True] * 5, [True, True, False, False, False]])
+    queries = router.router_queries(1, hidden, mask)
+    assert queries.shape == (2, 1, 8)
+    alone = router.router_queries(1, hidden[1, :2])
+    torch.testing.assert_close(queries[1], alone)
+    module = router.layer(1)
+    mean = module.router_q_proj(module.standardise(hidden[0])).mean(0).view(2, 4)
+    expected = torch.nn.functional.normalize(mean, dim=-1).flatten() / 2
+    torch.testing.assert_close(queries[0, 0], expected)

