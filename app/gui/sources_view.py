@@ -24,12 +24,13 @@ from .records import FailedFile, IngestStatus, SourceRoot
 
 
 def progress_text(status: IngestStatus) -> str:
-    """ "12 of 50 files · 6,340 tokens · 3.1 files/s · 1,200 tokens/s · about 13 s left" """
+    """ "12 of 50 items · 6,340 tokens · 3.1 items/s · 1,200 tokens/s · about 13 s left" (an item is a file, or a
+    folder to scan)."""
     if status.total == 0:
         return "Nothing to read: memory is up to date." if not status.paused else "Paused."
-    parts = [f"{status.done:,} of {status.total:,} files", f"{status.tokens:,} tokens"]
+    parts = [f"{status.done:,} of {status.total:,} items", f"{status.tokens:,} tokens"]
     if status.busy and status.files_per_s > 0:
-        parts.append(f"{status.files_per_s:.1f} files/s")
+        parts.append(f"{status.files_per_s:.1f} items/s")
         parts.append(f"{status.tokens_per_s:,.0f} tokens/s")
     if status.paused:
         parts.append("paused")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from importlib.resources import files
+from pathlib import Path
 from string import Template
 
 from PySide6.QtCore import Qt
@@ -81,6 +82,7 @@ QLineEdit:focus, QPlainTextEdit:focus, QSpinBox:focus, QComboBox:focus { border-
 QPlainTextEdit#Composer { border-radius: 12px; padding: 8px 10px; }
 QComboBox { padding-right: 24px; }
 QComboBox::drop-down { border: none; width: 24px; subcontrol-origin: padding; subcontrol-position: center right; }
+QComboBox::down-arrow { image: url("$chevron"); width: 12px; height: 12px; }
 QComboBox QAbstractItemView { background: $surface; border: 1px solid $border; }
 QListView, QTableView, QTreeView {
     background: $surface; border: 1px solid $border; border-radius: 10px; padding: 4px;
@@ -158,5 +160,6 @@ def apply_theme(app: QApplication, theme: str) -> Palette:
     font = QFont(app.font())
     font.setFamilies(["Inter", "Cantarell", "Noto Sans", "Segoe UI", "Helvetica Neue", "DejaVu Sans", "Sans Serif"])
     app.setFont(font)
-    app.setStyleSheet(STYLESHEET.substitute(asdict(colours)))
+    chevron = Path(str(files("memsa.app.gui") / "icons" / "chevron-down.svg")).as_posix()
+    app.setStyleSheet(STYLESHEET.substitute(asdict(colours), chevron=chevron))
     return colours

@@ -37,7 +37,12 @@ def test_the_app_remembers_a_folder_and_cites_the_answer(qtbot: QtBot, tmp_path:
         qtbot.waitUntil(lambda: memsa.facade.ready, timeout=600_000)
         window.add_root(folder)
         qtbot.waitUntil(lambda: window.sources.roots_model.rowCount() == 1, timeout=120_000)
-        qtbot.waitUntil(lambda: window.sources.counts.text().startswith("4 of 4 files"), timeout=600_000)
+
+        def remembered() -> int:
+            root = window.sources.roots_model.root_at(0)
+            return root.remembered if root else 0
+
+        qtbot.waitUntil(lambda: remembered() == len(NOTES), timeout=600_000)
         qtbot.waitUntil(lambda: window.sources.counts.text().endswith("done"), timeout=600_000)
 
         window.chat.composer.setPlainText("What is the wifi password at the lake cabin?")

@@ -119,11 +119,11 @@ def test_sources_view_shows_progress_and_failures(qtbot: QtBot) -> None:
     view.set_status(IngestStatus(done=12, total=50, tokens=6340, files_per_s=3.1, tokens_per_s=1200, eta_s=13,
                                  current="/n/a.md"))
     assert view.progress.value() == 12 and view.progress.maximum() == 50
-    assert view.counts.text() == "12 of 50 files · 6,340 tokens · 3.1 files/s · 1,200 tokens/s · about 13 s left"
+    assert view.counts.text() == "12 of 50 items · 6,340 tokens · 3.1 items/s · 1,200 tokens/s · about 13 s left"
     with qtbot.waitSignal(view.pause_toggled) as toggled:
         qtbot.mouseClick(view.pause_button, Qt.MouseButton.LeftButton)
     assert toggled.args == [True] and view.pause_button.text() == "Resume"
-    assert progress_text(IngestStatus(done=50, total=50, tokens=9)) == "50 of 50 files · 9 tokens · done"
+    assert progress_text(IngestStatus(done=50, total=50, tokens=9)) == "50 of 50 items · 9 tokens · done"
     assert format_duration(3725) == "1 h 02 min" and format_duration(75) == "1 min 15 s"
 
 

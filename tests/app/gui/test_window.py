@@ -37,7 +37,7 @@ def test_drop_ask_keep_history_and_search(qtbot: QtBot, tiny_settings: EngineSet
     try:
         drop(window, [notes / "cabin.md", notes / "office.md"])
         qtbot.waitUntil(lambda: window.sources.counts.text().endswith("done"), timeout=60_000)
-        assert window.sources.counts.text().startswith("2 of 2 files")
+        assert window.sources.counts.text().startswith("2 of 2 items")
 
         window.chat.composer.setPlainText("what is the wifi password at the lake cabin ?")
         qtbot.keyClick(window.chat.composer, Qt.Key.Key_Return)
