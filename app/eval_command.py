@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-dense", action="store_true", help="skip the MiniLM baseline and the fusion")
     parser.add_argument("--answers", type=int, default=0, metavar="N",
                         help="also generate answers for N questions per benchmark (slow on CPU)")
+    parser.add_argument("--answer-tokens", type=int, default=64, help="longest generated answer, in tokens")
     parser.add_argument("--cache-dir", type=Path, default=None,
                         help="encoded-memory cache (default: the memsa cache folder's eval/)")
     parser.add_argument("--cache-layers", default=None,
@@ -119,8 +120,8 @@ def check_options(args: argparse.Namespace) -> CheckedOptions:
         raise InvalidInput("--top-k and --questions must be at least 1, --answers at least 0")
     if args.batch_tokens < 4096 or (args.pool_tokens is not None and args.pool_tokens < 1):
         raise InvalidInput("--batch-tokens must be at least 4096 (the longest document) and --pool-tokens positive")
-    if args.threads is not None and args.threads < 1:
-        raise InvalidInput("--threads must be at least 1")
+    if (args.threads is not None and args.threads < 1) or args.answer_tokens < 1:
+        raise InvalidInput("--threads and --answer-tokens must be at least 1")
     for folder in (args.squad, args.locomo):
         if folder is not None and not folder.is_dir():
             raise InvalidInput(f"no folder at {folder}")
@@ -177,7 +178,8 @@ def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
               file=sys.stderr)
         result = evaluate(benchmark, loaded, routers, eval_settings)
         if args.answers:
-            answer_settings = AnswerSettings(questions=args.answers, seed=args.seed, device=settings.device)
+            answer_settings = AnswerSettings(questions=args.answers, seed=args.seed, device=settings.device,
+                                             max_new_tokens=args.answer_tokens)
             result.answers = evaluate_answers(result, loaded, routers[0], eval_settings, answer_settings)
         results.append(result)
         if args.save_benchmarks:

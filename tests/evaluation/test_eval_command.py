@@ -42,7 +42,7 @@ def test_eval_writes_a_report_and_reuses_its_cache(tiny_llama: TinyModel, data_d
     assert "| memsa |" in (tmp_path / "report" / "report.md").read_text()
 
     # The same memory again: nothing is encoded twice.
-    assert main([*args, "--answers", "3", "--save-benchmarks", str(tmp_path / "sets")]) == 0
+    assert main([*args, "--answers", "3", "--answer-tokens", "4", "--save-benchmarks", str(tmp_path / "sets")]) == 0
     again = json.loads((tmp_path / "report" / "report.json").read_text())
     assert [b["tokens_encoded_this_run"] for b in again["benchmarks"]] == [0, 0]
     assert again["benchmarks"][0]["systems"]["memsa"]["rankings"] == small["systems"]["memsa"]["rankings"]
@@ -63,7 +63,7 @@ def test_bad_options_are_clear_errors(tiny_llama: TinyModel, data_dir: Path,
     assert main(["eval", "--squad", str(data_dir / "nowhere"), *common]) == 2
     assert "no folder at" in capsys.readouterr().err
     assert main(["eval", "--threads", "0", *common]) == 2
-    assert "--threads must be at least 1" in capsys.readouterr().err
+    assert "--threads and --answer-tokens must be at least 1" in capsys.readouterr().err
 
 
 def test_size_and_needle_parsing() -> None:
