@@ -120,9 +120,13 @@ def plot_recall(results: Sequence[BenchmarkResult], path: Path, k: int = 5) -> P
     panels = ["all", *[f for f in FAMILY_ORDER if any(f in _families(r) for r in ordered)]]
     k = k if k in ordered[0].retrieval[ordered[0].runs[0].system]["all"].recall else max(
         ordered[0].retrieval[ordered[0].runs[0].system]["all"].recall)
-    figure, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 3.6), sharey=True, squeeze=False)
+    columns = min(3, len(panels))
+    rows = -(-len(panels) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.6 * rows), sharey=True, squeeze=False)
     systems = [run.system for run in ordered[0].runs]
-    for axis, panel in zip(axes[0], panels, strict=True):
+    for axis in axes.flat[len(panels):]:
+        axis.set_visible(False)
+    for axis, panel in zip(axes.flat, panels, strict=False):
         for system in systems:
             sizes = [r.benchmark.size_tokens for r in ordered if panel in r.retrieval.get(system, {})]
             values = [r.retrieval[system][panel].recall[k] for r in ordered if panel in r.retrieval.get(system, {})]
@@ -133,8 +137,9 @@ def plot_recall(results: Sequence[BenchmarkResult], path: Path, k: int = 5) -> P
         axis.set_xlabel("memory tokens")
         axis.set_ylim(0, 1.02)
         axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel(f"recall@{k}")
-    axes[0][-1].legend(fontsize=7, loc="lower left")
+    for row in axes:
+        row[0].set_ylabel(f"recall@{k}")
+    axes.flat[0].legend(fontsize=7, loc="lower left")
     figure.tight_layout()
     figure.savefig(path, dpi=120)
     plt.close(figure)
