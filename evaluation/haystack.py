@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Callable, Iterator
@@ -11,7 +12,7 @@ from memsa.core.errors import InvalidInput
 from memsa.core.training_corpus import plant
 
 from .benchmark import Benchmark, Document, Query
-from .needles import NeedleCounts, NeedleSet, make_needles
+from .needles import NeedleCounts, NeedleSet, TemplateSet, make_needles
 from .text_sources import EVAL_SOURCES, Split, background_passages
 
 TokenCounter = Callable[[str], int]
@@ -28,6 +29,7 @@ class HaystackRecipe:
         template_split: needle templates, "eval" or "dev".
         counts: probes per family.
         man_per_family: most manual pages of one command family in the background.
+        templates: the needle templates (recorded in the recipe).
     """
 
     size_tokens: int
@@ -36,6 +38,7 @@ class HaystackRecipe:
     template_split: str = "eval"
     counts: NeedleCounts = NeedleCounts()
     man_per_family: int = 40
+    templates: TemplateSet = TemplateSet()
 
     def __post_init__(self) -> None:
         if self.size_tokens < 1000:
@@ -56,7 +59,7 @@ def build_haystack(recipe: HaystackRecipe, count_tokens: TokenCounter,
     Raises:
         InvalidInput: the machine has too little text for the size asked for.
     """
-    needles = make_needles(recipe.counts, recipe.seed, recipe.template_split)
+    needles = make_needles(recipe.counts, recipe.seed, recipe.template_split, recipe.templates)
     budget = recipe.size_tokens - sum(count_tokens(needle.text) for needle in needles.needles)
     source = passages if passages is not None else background_passages(recipe.text_split, recipe.seed,
                                                                         recipe.man_per_family)
@@ -154,4 +157,4 @@ def assign_hosts(needles: NeedleSet, n_documents: int, rng: random.Random) -> di
 def _describe(recipe: HaystackRecipe) -> dict[str, object]:
     description = asdict(recipe)
     description["text_sources"] = list(EVAL_SOURCES) if recipe.text_split == "eval" else ["router training text"]
-    return description
+    return json.loads(json.dumps(description))  # plain JSON values, as a saved benchmark reads them back

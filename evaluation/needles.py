@@ -95,26 +95,37 @@ class NeedleCounts:
             raise InvalidInput("a look-alike group needs at least two keys")
 
 
-def make_needles(counts: NeedleCounts, seed: int, split: str = "eval") -> NeedleSet:
-    """Draw a needle set. The same (counts, seed, split) always gives the same set.
+@dataclass(frozen=True)
+class TemplateSet:
+    """The templates needles are drawn from; pass your own to generate sets no one has seen."""
+
+    exact: tuple[ExactTemplate, ...] = EXACT
+    lookalike: tuple[ExactTemplate, ...] = LOOKALIKE
+    reworded: tuple[RewordedTemplate, ...] = REWORDED
+    updated: tuple[UpdatedTemplate, ...] = UPDATED
+
+
+def make_needles(counts: NeedleCounts, seed: int, split: str = "eval",
+                 templates: TemplateSet = TemplateSet()) -> NeedleSet:
+    """Draw a needle set. The same (counts, seed, split, templates) always gives the same set.
 
     Raises:
-        InvalidInput: unknown template split.
+        InvalidInput: unknown template split, or a family asked for has no template in the split.
     """
     if split not in TEMPLATE_SPLITS:
         raise InvalidInput(f"unknown template split {split!r}: use one of {', '.join(TEMPLATE_SPLITS)}")
     rng = random.Random(f"needles-{seed}-{split}")
     builder = _Builder(rng)
     for index in range(counts.exact):
-        builder.exact(f"exact-{index}", rng.choice(_of(EXACT, split)))
+        builder.exact(f"exact-{index}", rng.choice(_of(templates.exact, split)))
     for group in range(counts.lookalike_groups):
-        builder.lookalike(f"lookalike-{group}", rng.choice(_of(LOOKALIKE, split)), counts.lookalike_group)
+        builder.lookalike(f"lookalike-{group}", rng.choice(_of(templates.lookalike, split)), counts.lookalike_group)
     for index in range(counts.reworded):
-        builder.reworded(f"reworded-{index}", _of(REWORDED, split))
+        builder.reworded(f"reworded-{index}", _of(templates.reworded, split))
     for index in range(counts.updated):
-        builder.updated(f"updated-{index}", rng.choice(_of(UPDATED, split)))
+        builder.updated(f"updated-{index}", rng.choice(_of(templates.updated, split)))
     for index in range(counts.absent):
-        builder.absent(f"absent-{index}", _of(EXACT, split), _of(REWORDED, split))
+        builder.absent(f"absent-{index}", _of(templates.exact, split), _of(templates.reworded, split))
     return NeedleSet(builder.needles, builder.probes, builder.apart)
 
 
@@ -122,7 +133,10 @@ _Template = TypeVar("_Template", ExactTemplate, RewordedTemplate, UpdatedTemplat
 
 
 def _of(templates: tuple[_Template, ...], split: str) -> list[_Template]:
-    return [template for template in templates if template.split == split]
+    chosen = [template for template in templates if template.split == split]
+    if not chosen:
+        raise InvalidInput(f"no needle template of this family is in the {split!r} split")
+    return chosen
 
 
 class _Builder:

@@ -10,8 +10,8 @@ import pytest
 from memsa.core.errors import InvalidInput
 from memsa.evaluation.benchmark import load_benchmark, save_benchmark
 from memsa.evaluation.haystack import HaystackRecipe, build_haystack
-from memsa.evaluation.needle_templates import EXACT, LOOKALIKE, REWORDED, UPDATED
-from memsa.evaluation.needles import NeedleCounts, make_needles
+from memsa.evaluation.needle_templates import EXACT, LOOKALIKE, REWORDED, UPDATED, ExactTemplate
+from memsa.evaluation.needles import NeedleCounts, TemplateSet, make_needles
 from memsa.evaluation.text_sources import background_passages, troff_to_text
 
 COUNTS = NeedleCounts(exact=4, lookalike_groups=2, lookalike_group=3, reworded=4, updated=3, absent=4, multihop=2)
@@ -123,3 +123,13 @@ def test_a_saved_haystack_loads_back_identical(tmp_path: Path) -> None:
     (tmp_path / "bad.json.gz").write_bytes(b"not gzip")
     with pytest.raises(InvalidInput, match="not a benchmark"):
         load_benchmark(tmp_path / "bad.json.gz")
+
+
+def test_own_templates_make_an_unseen_set() -> None:
+    own = TemplateSet(exact=(ExactTemplate("The hangar code of {key} is {code}.", "Hangar code of {key}?", "code"),))
+    needles = make_needles(NeedleCounts(exact=3, lookalike_groups=0, reworded=0, updated=0, absent=0, multihop=0),
+                           seed=1, templates=own)
+    assert [probe.question.startswith("Hangar code of ") for probe in needles.probes] == [True] * 3
+    assert all(needle.text.startswith("The hangar code of ") for needle in needles.needles)
+    with pytest.raises(InvalidInput, match="no needle template"):
+        make_needles(NeedleCounts(), seed=1, templates=own)  # other families asked for, none given
