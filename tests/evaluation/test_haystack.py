@@ -132,4 +132,4 @@ def test_own_templates_make_an_unseen_set() -> None:
     assert [probe.question.startswith("Hangar code of ") for probe in needles.probes] == [True] * 3
     assert all(needle.text.startswith("The hangar code of ") for needle in needles.needles)
     with pytest.raises(InvalidInput, match="no needle template"):
-        make_needles(NeedleCounts(), seed=1, templates=own)  # other families asked for, none given
+        make_needles(NeedleCounts(), seed=1, templates=TemplateSet(lookalike=()))  # look-alikes asked for, none
