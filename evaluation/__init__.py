@@ -23,7 +23,7 @@ Needle templates have an "eval" split (measured) and a "dev" split (allowed for 
 
 Scoring a new router cheaply. Encoding is the cost (≈ 500 tokens/s on a 2-core CPU), so the model runs
 over a text once: the *normed inputs h* of every candidate router layer (default: the routers' layers
-plus 2, 4, …, two thirds of the stack) are cached on disk, chunk-mean pooled over ``pool_tokens``
+plus 2, 4, …, three quarters of the stack) are cached on disk, chunk-mean pooled over ``pool_tokens``
 (default 8) for documents and per token for questions, under the sha256 of each text, in a folder named
 by the model fingerprint, the layers and the pooling (``encoding.StateSpec``). Router keys and queries
 are affine in h, so any router over cached layers whose chunk size is a multiple of ``pool_tokens`` is

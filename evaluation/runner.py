@@ -44,7 +44,7 @@ class EvalSettings:
         device: "cpu", "cuda" or "cuda:N".
         top_k: documents every system returns (and each router layer selects).
         cache_layers: router-layer inputs to cache (default: the routers' layers plus every second layer
-            of the lower two thirds, the candidates ``memsa train-router`` chooses from).
+            of the lower three quarters, the candidates ``memsa train-router`` chooses from).
         pool_tokens: tokens per cached document row (default: gcd of 8 and the routers' chunk sizes).
         dense: run the MiniLM baseline and the fusion.
         batch_tokens: padded tokens per forward pass while encoding.
@@ -74,8 +74,9 @@ class BenchmarkResult:
 
 
 def default_cache_layers(n_layers: int, routers: Sequence[NamedRouter]) -> tuple[int, ...]:
-    """The routers' layers plus every second layer from 2 to two thirds of the stack."""
-    candidates = set(range(2, 2 * n_layers // 3 + 1, 2))
+    """The routers' layers plus every second layer from 2 to three quarters of the stack (one cache folder
+    serves every router over those layers)."""
+    candidates = set(range(2, 3 * n_layers // 4 + 1, 2))
     return tuple(sorted(candidates.union(*(named.router.spec.layers for named in routers))))
 
 
