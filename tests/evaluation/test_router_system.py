@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -45,9 +46,14 @@ def test_store_survives_reopening_and_reports_missing_texts(tmp_path: Path) -> N
     assert reopened.gather(["a"], 1).rows.tolist() == [[1.0, 1.0], [1.0, 1.0]]
 
 
-@pytest.fixture()
-def memory(tiny_llama: TinyModel, data_dir: Path) -> tuple[Benchmark, Path]:
-    install_router(tiny_llama, data_dir)
+@pytest.fixture(params=["max", "mean"])
+def memory(request: pytest.FixtureRequest, tiny_llama: TinyModel, data_dir: Path) -> tuple[Benchmark, Path]:
+    """Documents and questions, and a router (reducing question tokens by max or mean) in ``data_dir``."""
+    path = install_router(tiny_llama, data_dir)
+    router = RouterProjectors.load(path)
+    reduced = RouterProjectors(replace(router.spec, query_reduction=request.param))
+    reduced.load_state_dict(router.state_dict())
+    reduced.save(path)
     rng = random.Random(3)
     documents = [Document(i, f"d{i}", random_text(rng, rng.randint(8, 60))) for i in range(14)]
     queries = [Query(f"q{i}", "exact", random_text(rng, rng.randint(3, 9)), ("x",), (i,)) for i in range(6)]
