@@ -88,6 +88,8 @@ QListView, QTableView, QTreeView {
     background: $surface; border: 1px solid $border; border-radius: 10px; padding: 4px;
     alternate-background-color: $window; selection-background-color: $accent_soft; selection-color: $text;
 }
+QListWidget::item { padding: 6px 8px; border-radius: 6px; }
+QListWidget::item:selected { background: $accent_soft; color: $text; }
 QListView#History { background: transparent; border: none; }
 QListView#History::item { padding: 8px 10px; border-radius: 8px; margin: 1px 0; }
 QListView#History::item:selected { background: $accent_soft; color: $text; }
