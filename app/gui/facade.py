@@ -70,6 +70,7 @@ class MemoryFacade(QObject):
         self.settings = settings
         self.quiet_seconds = quiet_seconds
         self.info: EngineInfo | None = None
+        self.roots: list[SourceRoot] = []
         self._next_key = 0
         self._pending_text: dict[int, list[str]] = {}
         self._pending_progress: IngestStatus | None = None
@@ -144,6 +145,11 @@ class MemoryFacade(QObject):
     def set_paused(self, paused: bool) -> None:
         self._paused = paused
         self._on_service("pause" if paused else "resume")
+
+    def apply_ignore_rules(self, excludes: Iterable[str]) -> None:
+        """Give every watched folder these ignore rules; each is reconciled with them at once."""
+        for root in self.roots:
+            self._on_service("add_root", Path(root.path), excludes=tuple(excludes))
 
     def refresh_sources(self) -> None:
         if not self._closed:
@@ -225,6 +231,7 @@ class MemoryFacade(QObject):
         elif isinstance(record, Problem):
             self.problem.emit(record.message)
         elif isinstance(record, _SourcesSnapshot):
+            self.roots = record.roots
             self.sources_changed.emit(record.roots)
             self.failures_changed.emit(record.failed)
 

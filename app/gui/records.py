@@ -47,10 +47,10 @@ class CitationView:
 
     @classmethod
     def of(cls, citation: Citation) -> CitationView:
-        """From an engine ``Citation`` (``anchor`` read when the engine provides it)."""
+        """From an engine ``Citation``."""
         return cls(
             doc_id=citation.doc_id, path=citation.path, start=citation.start, end=citation.end,
-            score=citation.score, snippet=citation.snippet, anchor=str(getattr(citation, "anchor", "") or ""),
+            score=citation.score, snippet=citation.snippet, anchor=citation.anchor,
         )
 
 

@@ -232,6 +232,8 @@ class MainWindow(QMainWindow):
             self.conversation_id = None
             self.chat.show_turns([])
             self.refresh_history()
+        if preferences.ignore_rules != self.preferences.ignore_rules and not reopen:
+            self.facade.apply_ignore_rules(preferences.ignore_rules)
         self.preferences = preferences
         if reopen:
             self.engine_label.setText("Opening memory…")

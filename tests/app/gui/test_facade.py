@@ -56,6 +56,9 @@ def test_remember_a_folder_then_answer_with_citations(qtbot: QtBot, tiny_setting
         passage = loaded.args[0]
         assert isinstance(passage, Passage) and passage.citation == citation
         assert passage.context[passage.start : passage.end].strip() == citation.snippet
+
+        facade.apply_ignore_rules(())  # colours.txt is no longer excluded: it is read at once
+        qtbot.waitUntil(lambda: roots[-1][0].excludes == () and roots[-1][0].remembered == 3, timeout=60_000)
     finally:
         facade.shutdown()
 
