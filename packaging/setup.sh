@@ -23,6 +23,14 @@ if [[ -n $system_libs ]]; then
              libfontconfig.so.1:libfontconfig1 libglib-2.0.so.0:libglib2.0-0 libdbus-1.so.3:libdbus-1-3; do
     grep -q "${lib%%:*}" <<<"$system_libs" || need_apt+=("${lib##*:}")
   done
+  # On an X11 desktop Qt's xcb platform plugin also needs these (missing on many minimal installs).
+  if [[ -n ${DISPLAY:-} ]]; then
+    for lib in libxcb-cursor.so.0:libxcb-cursor0 libxkbcommon-x11.so.0:libxkbcommon-x11-0 \
+               libxcb-icccm.so.4:libxcb-icccm4 libxcb-keysyms.so.1:libxcb-keysyms1 libxcb-image.so.0:libxcb-image0 \
+               libxcb-render-util.so.0:libxcb-render-util0; do
+      grep -q "${lib%%:*}" <<<"$system_libs" || need_apt+=("${lib##*:}")
+    done
+  fi
 fi
 if (( ${#need_apt[@]} )); then
   sudo_cmd=""; [[ $(id -u) -ne 0 ]] && sudo_cmd="sudo"
