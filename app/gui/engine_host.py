@@ -13,11 +13,11 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from memsa.core.engine import Finished, MemoryEngine, Retrieved, TextDelta
 from memsa.core.errors import MemsaError, UserFixableError
 from memsa.core.settings import EngineSettings
+from memsa.ingest.watching import WatchService
 
 from .records import CitationView, EngineInfo, Passage
 
@@ -75,7 +75,7 @@ class Problem:
     message: str
 
 
-ServiceFactory = Callable[[MemoryEngine, threading.RLock], Any]
+ServiceFactory = Callable[[MemoryEngine, threading.RLock], WatchService]
 
 
 @dataclass(frozen=True)
@@ -111,7 +111,7 @@ class EngineHost:
         self.settings = settings
         self.lock = threading.RLock()
         self.engine: MemoryEngine | None = None
-        self.service: Any = None
+        self.service: WatchService | None = None
         self._post = post
         self._service_factory = service_factory
         self._previous = previous
