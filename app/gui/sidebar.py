@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QListView,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QVBoxLayout,
@@ -28,6 +29,7 @@ class Sidebar(QWidget):
     page_requested = Signal(int)
     new_conversation = Signal()
     conversation_chosen = Signal(int)
+    conversation_deleted = Signal(int)
     search_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -94,6 +96,8 @@ class Sidebar(QWidget):
         self.history.setUniformItemSizes(True)
         self.history.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.history.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.history.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.history.customContextMenuRequested.connect(self._context_menu)
         self.history.clicked.connect(self._chosen)
         self.history.activated.connect(self._chosen)
         layout.addWidget(self.history, 1)
@@ -116,6 +120,14 @@ class Sidebar(QWidget):
             self.history.clearSelection()
         else:
             self.history.setCurrentIndex(self.history_model.index(row))
+
+    def _context_menu(self, position: QPoint) -> None:
+        conversation_id = self.history.indexAt(position).data(Role.Id)
+        if conversation_id is None:
+            return
+        menu = QMenu(self)
+        menu.addAction("Delete conversation", lambda: self.conversation_deleted.emit(int(conversation_id)))
+        menu.exec(self.history.viewport().mapToGlobal(position))
 
     def _chosen(self, index: QModelIndex) -> None:
         conversation_id = index.data(Role.Id)

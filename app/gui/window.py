@@ -85,6 +85,7 @@ class MainWindow(QMainWindow):
         self.sidebar.page_requested.connect(self.show_page)
         self.sidebar.new_conversation.connect(self.new_conversation)
         self.sidebar.conversation_chosen.connect(self.open_conversation)
+        self.sidebar.conversation_deleted.connect(self.delete_conversation)
         self.sidebar.search_changed.connect(self.refresh_history)
         chat.question_submitted.connect(self.ask)
         chat.stop_requested.connect(facade.stop_answer)
@@ -144,6 +145,15 @@ class MainWindow(QMainWindow):
         self.chat.set_title(summary.title if summary else "Conversation")
         self.chat.show_turns(self.store.turns(conversation_id))
         self.show_page(CHAT)
+
+    def delete_conversation(self, conversation_id: int) -> None:
+        """Forget a conversation from the history (an answer still streaming into it is kept from harm)."""
+        if self.chat.busy and conversation_id == self.conversation_id:
+            return
+        self.store.delete(conversation_id)
+        if conversation_id == self.conversation_id:
+            self.new_conversation()
+        self.refresh_history()
 
     def refresh_history(self, search: str | None = None) -> None:
         text = self.sidebar.search.text() if search is None else search

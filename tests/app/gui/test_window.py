@@ -72,6 +72,11 @@ def test_drop_ask_keep_history_and_search(qtbot: QtBot, tiny_settings: EngineSet
         qtbot.waitUntil(lambda: window.sidebar.history_model.rowCount() == 1, timeout=2_000)
         window.sidebar.search.setText("dentist")
         qtbot.waitUntil(lambda: window.sidebar.history_model.rowCount() == 0, timeout=2_000)
+        window.sidebar.search.clear()
+        qtbot.waitUntil(lambda: window.sidebar.history_model.rowCount() == 1, timeout=2_000)
+        window.sidebar.conversation_deleted.emit(conversation)
+        assert window.sidebar.history_model.rowCount() == 0 and window.conversation_id is None
+        assert window.store.turns(conversation) == []
     finally:
         window.facade.shutdown()
         window.store.close()
