@@ -253,6 +253,7 @@ class MainWindow(QMainWindow):
 
     def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt API
         if event.mimeData().hasUrls() and any(url.isLocalFile() for url in event.mimeData().urls()):
+            self.statusBar().showMessage("Drop to remember these files and folders", 3000)
             event.acceptProposedAction()
 
     def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt API
