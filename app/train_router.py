@@ -20,9 +20,10 @@ from memsa.core.training_corpus import TrainingSet, corpus_texts, make_training_
 
 log = logging.getLogger(__name__)
 
-# Candidate layers for SmolLM2-135M (30 layers): every other layer of the lower two-thirds. Held-out
-# recall rose towards layer 18 and fell after 20, so the upper third is not worth encoding.
-DEFAULT_LAYERS_BY_DEPTH = {30: (2, 4, 6, 8, 10, 12, 14, 16, 18, 20)}
+# Candidate layers for SmolLM2-135M (30 layers): every other layer up to 22. With mean-reduced queries
+# every layer from 2 to 22 routes about equally well alone (bench/results/router_ablation.json); layers
+# far apart in depth combine best, and encoding stops at the deepest one kept.
+DEFAULT_LAYERS_BY_DEPTH = {30: (2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22)}
 
 DATA = ("self-supervised queries (sentences and pseudo-questions, kept in or removed from their passage, or "
         "planted in an unrelated one) over passages of pydoc_data.topics, /usr/share/doc README/NEWS/*.txt/*.md "
@@ -49,6 +50,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     """Refuse out-of-range options before anything slow starts."""
     if args.pairs < 200:
         raise InvalidInput("--pairs must be at least 200 passages")
+    if args.queries_per_passage < 2:
+        raise InvalidInput("--queries-per-passage must be at least 2")
     for name in ("question_share", "planted_share"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             raise InvalidInput(f"--{name.replace('_', '-')} must lie between 0 and 1")
@@ -69,7 +72,8 @@ def check_arguments(args: argparse.Namespace) -> None:
 def gather_training_set(args: argparse.Namespace) -> TrainingSet:
     """Queries, passages and hard negatives from this machine's text (BM25 mining needs ``bm25s``)."""
     training = make_training_set(corpus_texts(), seed=args.seed, planted_share=args.planted_share,
-                                 question_share=args.question_share, max_passages=args.pairs)
+                                 question_share=args.question_share, max_passages=args.pairs,
+                                 queries_per_passage=args.queries_per_passage)
     if args.bm25_negatives:
         from memsa.core.training_mining import bm25_negatives
 
@@ -96,6 +100,7 @@ def export_command(args: argparse.Namespace) -> str:
     """The export that made the set a ``--pairs-file`` run trains on (it mines the most negatives used)."""
     return (f"memsa train-router --export-pairs set.json.gz --pairs {args.pairs} --seed {args.seed} "
             f"--question-share {args.question_share} --planted-share {args.planted_share} "
+            f"--queries-per-passage {args.queries_per_passage} "
             f"--bm25-negatives {max(args.bm25_negatives, EXPORTED_NEGATIVES)}")
 
 
@@ -175,7 +180,8 @@ def training_command(args: argparse.Namespace, layers: tuple[int, ...]) -> str:
     )
     if args.pairs_file:
         return f"{export_command(args)} && {command} --pairs-file set.json.gz"
-    return f"{command} --question-share {args.question_share} --planted-share {args.planted_share}"
+    return (f"{command} --question-share {args.question_share} --planted-share {args.planted_share} "
+            f"--queries-per-passage {args.queries_per_passage}")
 
 
 def _teacher(training: TrainingSet, weight: float, device: str,

@@ -49,6 +49,7 @@ BASE_POOL = 4
 ROUNDS: dict[str, dict[str, object]] = {
     "1": {},
     "2": {"query_reduction": "mean", "router_chunk_tokens": 8},
+    "3": {"query_reduction": "mean", "router_chunk_tokens": 8, "n_heads": 8, "distill_weight": 0.3},
 }
 AXES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
     "1": {
@@ -67,6 +68,9 @@ AXES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
         "temperature": {"0.1": {}, "0.05": {"temperature": 0.05}},
         "projector width": {"4 x 64": {}, "8 x 64": {"n_heads": 8}},
         "router chunk P_r": {"8": {}, "4": {"router_chunk_tokens": 4}, "16": {"router_chunk_tokens": 16}},
+    },
+    "3": {
+        "query reduction": {"mean": {}, "learned weighted mean": {"query_reduction": "weighted"}},
     },
 }
 KEEP_LAYERS = (2, 4, 6, 8)
@@ -233,6 +237,8 @@ def run(args: argparse.Namespace) -> None:
         winners.update(options[best_name])
         (out / "ablation.json").write_text(json.dumps({"rows": table, "winners": winners}, indent=1))
     print(f"combined winners: {winners}", flush=True)
+    if args.no_final:
+        return
     router, results, config = train(winners, candidates, args.final_steps, None)
     held = {layer: score_all(router, layer, features.queries.subset(held_rows),
                              features.passages.pooled(router.spec.router_chunk_tokens)) for layer in candidates}
@@ -295,9 +301,11 @@ def print_results(path: Path) -> None:
     """Print the tables recorded in ``path`` (see bench/results/router_ablation.json)."""
     recorded = json.loads(path.read_text())
     print(f"measured on: {recorded['machine']}")
-    for name in ("round 1", "round 2", "shipped"):
+    for name in ("round 1", "round 2", "round 2 router", "round 3"):
         part = recorded[name]
         print(f"\n{name}: {part['command']}")
+        if part.get("note"):
+            print(part["note"])
         if part.get("base"):
             print(f"base recipe: {part['base']}")
         print(HEADER)
@@ -305,6 +313,9 @@ def print_results(path: Path) -> None:
             print_row(row)
         if "winners" in part:
             print(f"winners: {part['winners']}" + (f", layers kept: {part['keep']}" if part.get("keep") else ""))
+    harness = recorded["harness"]
+    print(f"\nmemsa eval: {harness['command']}\n{harness['note']}")
+    print("\n".join(harness["lines"]))
 
 
 def main() -> None:
@@ -326,6 +337,7 @@ def main() -> None:
     parser.add_argument("--ablation-layers", default=",".join(map(str, ABLATION_LAYERS)),
                         help="layers every ablation variant trains")
     parser.add_argument("--round", choices=sorted(ROUNDS), default="2", help="which base recipe and axes")
+    parser.add_argument("--no-final", action="store_true", help="stop after the ablation rows")
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--final-steps", type=int, default=1200)
     parser.add_argument("--keep-layers", type=int, default=4)

@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 
 from .errors import RouterUnavailable
 
-QUERY_REDUCTIONS = ("max", "mean")
+QUERY_REDUCTIONS = ("max", "mean", "weighted")
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,9 @@ class RouterSpec:
             which a question is judged to have no memory.
         recipe: how the projectors were made (command, data, hyper-parameters, held-out results).
         query_reduction: how question tokens are reduced: "max" scores each chunk by its best question
-            token (MSA); "mean" routes with one vector, the mean of the tokens' projections.
+            token (MSA); "mean" routes with one vector, the mean of the tokens' projections; "weighted"
+            likewise with learned per-token weights (a softmax over a linear score of each token, so
+            content words can outweigh function words).
     """
 
     layers: tuple[int, ...]
@@ -69,12 +71,14 @@ class LayerRouter(torch.nn.Module):
     input_mean: torch.Tensor
     input_std: torch.Tensor
 
-    def __init__(self, hidden_size: int, key_dim: int) -> None:
+    def __init__(self, hidden_size: int, key_dim: int, token_weights: bool = False) -> None:
         super().__init__()
         self.register_buffer("input_mean", torch.zeros(hidden_size))
         self.register_buffer("input_std", torch.ones(hidden_size))
         self.router_q_proj = torch.nn.Linear(hidden_size, key_dim, bias=False)
         self.router_k_proj = torch.nn.Linear(hidden_size, key_dim, bias=False)
+        # Only "weighted" routers have it, so the weights of the other kinds keep their names and fingerprint.
+        self.router_q_weight = torch.nn.Linear(hidden_size, 1, bias=False) if token_weights else None
 
     def standardise(self, hidden: torch.Tensor) -> torch.Tensor:
         """``hidden: [..., hidden]`` -> the same, per-dimension zero-mean unit-variance."""
@@ -93,7 +97,8 @@ class RouterProjectors(torch.nn.Module):
         super().__init__()
         self.spec = spec
         self.per_layer = torch.nn.ModuleDict(
-            {str(layer): LayerRouter(spec.hidden_size, spec.key_dim) for layer in spec.layers}
+            {str(layer): LayerRouter(spec.hidden_size, spec.key_dim, spec.query_reduction == "weighted")
+             for layer in spec.layers}
         )
 
     def layer(self, layer: int) -> LayerRouter:
@@ -111,11 +116,16 @@ class RouterProjectors(torch.nn.Module):
             a dot product is a head-mean.
         """
         module = self.layer(layer)
-        queries = module.router_q_proj(module.standardise(hidden))
-        if self.spec.query_reduction == "mean":
-            weights = torch.ones(queries.shape[:-1], device=queries.device) if mask is None else mask.float()
-            total = (queries * weights.unsqueeze(-1)).sum(dim=-2, keepdim=True)
-            queries = total / weights.sum(dim=-1).clamp_min(1.0)[..., None, None]
+        standardised = module.standardise(hidden)
+        queries = module.router_q_proj(standardised)
+        if self.spec.query_reduction != "max":
+            real = torch.ones(queries.shape[:-1], dtype=torch.bool, device=queries.device) if mask is None else mask
+            if module.router_q_weight is None:
+                weights = real.float() / real.sum(dim=-1, keepdim=True).clamp_min(1)
+            else:
+                logits = module.router_q_weight(standardised).squeeze(-1).masked_fill(~real, float("-inf"))
+                weights = torch.softmax(logits, dim=-1).nan_to_num(0.0)
+            queries = (queries * weights.unsqueeze(-1)).sum(dim=-2, keepdim=True)
         return self._per_head_normalise(queries) / self.spec.n_heads
 
     def router_keys(self, layer: int, pooled_hidden: torch.Tensor) -> torch.Tensor:

@@ -172,7 +172,11 @@ def train_layer(router: RouterProjectors, layer: int, features: TrainingFeatures
         for projection in (module.router_q_proj, module.router_k_proj):
             weight = torch.randn(projection.weight.shape, generator=generator) / math.sqrt(router.spec.hidden_size)
             projection.weight.data.copy_(weight)
+        if module.router_q_weight is not None:
+            module.router_q_weight.weight.data.zero_()  # starts as the plain mean
     parameters = [module.router_q_proj.weight, module.router_k_proj.weight]
+    if module.router_q_weight is not None:
+        parameters.append(module.router_q_weight.weight)
     optimiser = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
     _, best = held_out_recall(router, layer, features, held_rows)
     best["step"] = 0

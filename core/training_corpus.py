@@ -232,14 +232,15 @@ class TrainingSet:
 
 
 def make_training_set(texts: Iterator[str], seed: int, planted_share: float = 0.1, question_share: float = 0.5,
-                      max_passages: int | None = None) -> TrainingSet:
+                      max_passages: int | None = None, queries_per_passage: int = 2) -> TrainingSet:
     """Self-supervised queries over a pool of passages from plain texts.
 
     Per passage: with even odds the passage is shown whole or without one of its sentences, which then
     becomes a "topical" query; a second sentence still in the passage becomes a "sentence" query. A
     ``question_share`` of both become pseudo-questions (see :func:`pseudo_question`). With probability
     ``planted_share`` a sentence is planted into an unrelated passage instead: that copy is the positive
-    and the host passage as it was is the hard negative (see :func:`plant`).
+    and the host passage as it was is the hard negative (see :func:`plant`). Beyond two queries per passage
+    (``queries_per_passage``), further sentences still in it become more "sentence" queries (or questions).
     """
     rng = random.Random(seed)
     items = [
@@ -268,6 +269,14 @@ def make_training_set(texts: Iterator[str], seed: int, planted_share: float = 0.
         host_shown = pool.passages[shown_index[host]]
         planted = _add_passage(pool, plant(sentence, host_shown, rng), host_group)
         _add_query(pool, sentence, planted, [shown_index[host]], "planted")
+    # Drawn last so that sets with the default two queries per passage stay the same for a seed.
+    for passage, sentences, _ in items:
+        shown = pool.passages[shown_index[passage]]
+        present = [sentence for sentence in sentences if sentence in shown]
+        for sentence in rng.sample(present, min(len(present), queries_per_passage - 2)):
+            question = rng.random() < question_share
+            query = pseudo_question(sentence, rng) if question else sentence
+            _add_query(pool, query, shown_index[passage], [], "question" if question else "sentence")
     return pool
 
 

@@ -84,3 +84,20 @@ def test_mean_reduction_routes_with_the_masked_token_mean() -> None:
     mean = module.router_q_proj(module.standardise(hidden[0])).mean(0).view(2, 4)
     expected = torch.nn.functional.normalize(mean, dim=-1).flatten() / 2
     torch.testing.assert_close(queries[0, 0], expected)
+
+
+def test_weighted_reduction_starts_as_the_mean_and_learns_token_weights(tmp_path: Path) -> None:
+    spec = _router().spec
+    mean = RouterProjectors(RouterSpec(**{**spec.__dict__, "query_reduction": "mean"}))
+    weighted = RouterProjectors(RouterSpec(**{**spec.__dict__, "query_reduction": "weighted"}))
+    weighted.load_state_dict({**mean.state_dict(), **{f"per_layer.{layer}.router_q_weight.weight": torch.zeros(1, 16)
+                                                     for layer in spec.layers}})
+    hidden = torch.randn(4, 16)
+    torch.testing.assert_close(weighted.router_queries(1, hidden), mean.router_queries(1, hidden))
+    with torch.no_grad():
+        weighted.layer(1).router_q_weight.weight.fill_(0.5)  # type: ignore[union-attr]
+    assert not torch.allclose(weighted.router_queries(1, hidden), mean.router_queries(1, hidden))
+    weighted.save(tmp_path / "w.safetensors")
+    loaded = RouterProjectors.load(tmp_path / "w.safetensors")
+    torch.testing.assert_close(loaded.router_queries(1, hidden), weighted.router_queries(1, hidden))
+    assert "per_layer.1.router_q_weight.weight" not in mean.state_dict()
