@@ -7,7 +7,7 @@ Rows, each against a baseline measured in the same run:
 - routing: all 18 router layers choosing their top-16 documents, fused (Triton) vs naive (PyTorch) max-sim;
 - first token: a routed sparse prefill (template prefix ; 16 documents' K̄/V̄ per router layer ; question)
   vs a full-attention prefill over the same 16 documents' raw tokens plus the question;
-- decode: ms per token over the compact cache.
+- decode: ms per token over the compact cache vs over the full-attention prompt's cache.
 Memory rows are synthetic (unit-norm router keys per head, random K̄/V̄) — routing and gathering cost depend
 on row counts, not values. ``--check`` first proves, on this device, that the fast sparse path equals the
 reference path token for token on a tiny random MSA checkpoint.
@@ -188,9 +188,18 @@ def bench_memory_size(n_tokens: int, model: Any, decoder: Decoder, router: MsaRo
     row["full_prompt_tokens"] = float(full_prompt.shape[1])
     row["first_token_ms_full_attention"] = timed(full_attention, device, repeats=5)
     token = int(sparse.prefill(prompt, memory, 1)[0].argmax())
-    steps = 32
-    _, state = sparse.prefill(prompt, memory, steps + 8)
-    row["decode_ms_per_token"] = timed(lambda: sparse.decode_step(state, token), device, repeats=steps, warmup=4)
+    steps, warmup = 48, 8
+    _, state = sparse.prefill(prompt, memory, steps + warmup)
+    row["decode_ms_per_token"] = timed(lambda: sparse.decode_step(state, token), device, steps, warmup)
+    with torch.inference_mode():
+        cache = model(input_ids=full_prompt, use_cache=True).past_key_values
+    step_input = torch.tensor([[token]], device=device)
+
+    @torch.inference_mode()
+    def full_attention_step() -> None:
+        model(input_ids=step_input, past_key_values=cache, use_cache=True)
+
+    row["decode_ms_per_token_full_attention"] = timed(full_attention_step, device, steps, warmup)
     return row
 
 
@@ -272,7 +281,7 @@ def save(results: dict[str, Any], path: Path | None) -> None:
 
 def print_table(rows: list[dict[str, float]]) -> None:
     header = ("memory tokens", "chunks/layer", "route fused ms", "route naive ms", "1st token sparse ms",
-              "1st token full-attn ms", "full-attn tokens", "speed-up", "decode ms/tok")
+              "1st token full-attn ms", "full-attn tokens", "speed-up", "decode ms/tok sparse", "full-attn")
     print(" | ".join(header))
     for row in rows:
         fused = row.get("routing_ms_fused")
@@ -282,7 +291,7 @@ def print_table(rows: list[dict[str, float]]) -> None:
             f"{row['first_token_ms_sparse']:.1f}", f"{row['first_token_ms_full_attention']:.1f}",
             f"{int(row['full_prompt_tokens']):,}",
             f"{row['first_token_ms_full_attention'] / row['first_token_ms_sparse']:.2f}x",
-            f"{row['decode_ms_per_token']:.2f}",
+            f"{row['decode_ms_per_token']:.2f}", f"{row['decode_ms_per_token_full_attention']:.2f}",
         ]))
 
 
