@@ -10,8 +10,8 @@ import pytest
 from memsa.core.answering import NOT_FOUND
 from memsa.core.encoding import EncodingConfig
 from memsa.core.engine import DocumentText, Finished, MemoryEngine, Retrieved, TextDelta
-from memsa.core.interleave.rounds import DocumentsRead, RoundStarted
 from memsa.core.errors import BankMismatch, RouterUnavailable
+from memsa.core.interleave.rounds import DocumentsRead, RoundStarted
 from memsa.core.memory.records import SourceInfo
 from memsa.core.settings import EngineSettings
 from tests.support.tiny_models import TinyModel, install_router
