@@ -6,5 +6,5 @@ cd "$(dirname "$0")/.."
 bash packaging/setup.sh --dev
 export QT_QPA_PLATFORM=offscreen
 .venv/bin/ruff check .
-.venv/bin/mypy core ingest app kernels
+.venv/bin/mypy core ingest app kernels evaluation
 .venv/bin/python -m pytest "$@"

@@ -105,8 +105,9 @@ class TurnWidget(QWidget):
             self.status_label.show()
         while self._citations.count():
             item = self._citations.takeAt(0)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         if turn.citations:
             self._citations.addWidget(_label("Sources", "Muted"))
         for number, citation in enumerate(turn.citations, start=1):
@@ -169,9 +170,9 @@ class ChatView(QWidget):
         self.title = _label("New conversation", "PageTitle")
         layout.addWidget(self.title)
 
-        self.scroll = QScrollArea()
-        self.scroll.setWidgetResizable(True)
-        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.transcript_scroll = QScrollArea()
+        self.transcript_scroll.setWidgetResizable(True)
+        self.transcript_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         container = QWidget()
         self._turns = QVBoxLayout(container)
         self._turns.setContentsMargins(0, 0, 8, 0)
@@ -179,8 +180,8 @@ class ChatView(QWidget):
         self.empty = self._empty_state()
         self._turns.addWidget(self.empty)
         self._turns.addStretch(1)
-        self.scroll.setWidget(container)
-        layout.addWidget(self.scroll, 1)
+        self.transcript_scroll.setWidget(container)
+        layout.addWidget(self.transcript_scroll, 1)
 
         row = QHBoxLayout()
         row.setSpacing(10)
@@ -232,8 +233,9 @@ class ChatView(QWidget):
         """Replace the transcript (opening a conversation from history, or a new one)."""
         while self._turns.count() > 2:
             item = self._turns.takeAt(1)
-            if item is not None and item.widget() is not None:
-                item.widget().deleteLater()
+            widget = item.widget() if item is not None else None
+            if widget is not None:
+                widget.deleteLater()
         self.current = None
         for turn in turns:
             self._add(TurnWidget(turn))
@@ -312,9 +314,9 @@ class ChatView(QWidget):
         self.send_button.style().polish(self.send_button)
 
     def _near_end(self) -> bool:
-        bar = self.scroll.verticalScrollBar()
+        bar = self.transcript_scroll.verticalScrollBar()
         return bar.value() >= bar.maximum() - 40
 
     def _scroll_to_end(self) -> None:
-        bar = self.scroll.verticalScrollBar()
+        bar = self.transcript_scroll.verticalScrollBar()
         bar.setValue(bar.maximum())

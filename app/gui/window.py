@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
             (QKeySequence("Ctrl+2"), lambda: self.show_page(SOURCES)),
             (QKeySequence("Ctrl+,"), lambda: self.show_page(SETTINGS)),
         ):
-            QShortcut(keys, self, activated=slot)
+            QShortcut(keys, self).activated.connect(slot)
 
     def show_page(self, index: int) -> None:
         self.pages.setCurrentIndex(index)
