@@ -7,7 +7,6 @@ Both need the evaluation extras (``bm25s``; ``sentence-transformers`` with the o
 from __future__ import annotations
 
 import logging
-import re
 from pathlib import Path
 from types import ModuleType
 
@@ -17,9 +16,6 @@ from .errors import InvalidInput
 from .training_corpus import TrainingSet
 
 log = logging.getLogger(__name__)
-
-_WORD = re.compile(r"\w+")
-
 
 def bm25_negatives(training: TrainingSet, per_query: int = 3, candidates: int = 20) -> list[list[int]]:
     """For each query, the passages BM25 ranks highest that are not its own source text's.
@@ -105,14 +101,6 @@ def teacher_checked_negatives(training: TrainingSet, query_vectors: torch.Tensor
     mined = [found[len(own):] for found, own in zip(training.negatives, planted, strict=True)]
     checked = drop_false_negatives(training, mined, query_vectors.cpu(), passage_vectors.cpu())
     return [own + kept for own, kept in zip(planted, checked, strict=True)]
-
-
-def word_overlap(query: str, passage: str) -> float:
-    """Share of the query's distinct words (lower-cased, 3+ letters) that the passage also contains."""
-    words = {word for word in _WORD.findall(query.lower()) if len(word) >= 3}
-    if not words:
-        return 0.0
-    return len(words & set(_WORD.findall(passage.lower()))) / len(words)
 
 
 def _require(module: str, purpose: str) -> ModuleType:
