@@ -25,6 +25,7 @@ from pathlib import Path
 from memsa.core.answering import choose_evidence
 from memsa.core.encoding import encode_documents, tokenize_document
 from memsa.core.engine import MemoryEngine
+from memsa.core.errors import BankMismatch
 from memsa.core.memory.records import NewDocument, SourceInfo
 from memsa.core.settings import EngineSettings
 from memsa.evaluation.multihop import HaystackDocument, MultiHopSet, build_multihop_set, stdlib_haystack
@@ -48,7 +49,11 @@ def open_bank(cache_dir: Path, dataset: MultiHopSet, seed: int, device: str, tok
     than asked for, real-text documents without facts (the haystack's continuation) are added until they do.
     """
     settings = EngineSettings(data_dir=cache_dir / f"multihop-seed-{seed}", device=device)
-    engine = MemoryEngine.open(settings)
+    try:
+        engine = MemoryEngine.open(settings)
+    except BankMismatch:  # another model or router since the bank was cached: re-encode it from its text
+        engine = MemoryEngine.open(settings, adopt_identity=True)
+        engine.reencode(lambda done, total: print(f"  re-encoded {done}/{total} documents", file=sys.stderr), 24)
     wanted = [(source_path(seed, doc.name), doc) for doc in dataset.documents]
     filler_documents = stdlib_haystack(int(tokens * CHARS_PER_TOKEN_GUESS * 1.5))[len(dataset.documents) :]
     filler = [(source_path(seed, f"filler-{doc.name}"), doc) for doc in filler_documents]
@@ -57,12 +62,22 @@ def open_bank(cache_dir: Path, dataset: MultiHopSet, seed: int, device: str, tok
         if source.path not in known:
             engine.bank.delete_source(source.path)
     store(engine, wanted)
-    while filler and engine.status().tokens < tokens:
-        batch, filler = filler[:24], filler[24:]
-        store(engine, batch)
-    for path, _ in filler:  # left over from a larger --tokens
-        engine.bank.delete_source(path)
+    held = held_tokens(engine, [path for path, _ in wanted])
+    for first in range(0, len(filler), 24):
+        batch = filler[first : first + 24]
+        if held < tokens:
+            store(engine, batch)
+            held += held_tokens(engine, [path for path, _ in batch])
+        else:  # left over from a larger --tokens
+            for path, _ in batch:
+                engine.bank.delete_source(path)
     return engine
+
+
+def held_tokens(engine: MemoryEngine, paths: list[str]) -> int:
+    """Memory tokens the bank holds for these sources."""
+    ids = [doc_id for path in paths for doc_id in engine.bank.document_ids(path)]
+    return sum(record.n_tokens for record in engine.bank.documents(ids))
 
 
 def store(engine: MemoryEngine, documents: list[tuple[str, HaystackDocument]], batch: int = 24) -> None:
