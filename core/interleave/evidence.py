@@ -4,11 +4,12 @@ Per round, four decisions, each a small function:
 
 Which documents may be read (:func:`names_in`, :func:`mentions_any`). A question about someone names
 them, and a small frozen backbone's router ranks documents by what they are about rather than by whom
-they name: measured on the multi-hop set (``bench/bench_multihop.py``), it puts the document stating
-"Melina Queldolaith's manager is …" below other managers' documents. The engine reads the original text
-of a deeper candidate list (``InterleaveLimits.candidates``) and, when some of those documents name what
-the query names, keeps to them; the router's order still ranks them. A question naming nothing is left
-to the router alone.
+they name: measured on the multi-hop set (``bench/bench_multihop.py``, 100K tokens, the first shipped
+router), the document stating "X's mentor is Y" was among those single-round answering shows for 18% of
+questions, behind other people's mentor facts. The engine reads the original text of a deeper candidate
+list (``InterleaveLimits.candidates``) and, when some of those documents name what the query names, keeps
+to them (the router's order still ranks them): that found the first hop for 85%. A question naming
+nothing is left to the router alone.
 
 How many documents to read (:func:`choose_documents`). Router scores mean something only against the
 bank: a document's *relative* score (its score minus the median over all documents) is compared with the
