@@ -56,7 +56,27 @@ class ConversationListModel(QAbstractListModel):
         return None
 
 
-class SourcesTableModel(QAbstractTableModel):
+class _HeadedTableModel(QAbstractTableModel):
+    """A table whose columns are the class's ``HEADERS``: the row and column counts and the header data."""
+
+    HEADERS: tuple[str, ...] = ()
+
+    def _row_count(self) -> int:
+        raise NotImplementedError
+
+    def rowCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else self._row_count()
+
+    def columnCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+
+class SourcesTableModel(_HeadedTableModel):
     """Watched folders with their per-status file counts."""
 
     HEADERS = ("Source", "Files", "Remembered", "Failed", "Status")
@@ -66,6 +86,9 @@ class SourcesTableModel(QAbstractTableModel):
         self._roots: list[SourceRoot] = []
         self._busy = False
         self._paused = False
+
+    def _row_count(self) -> int:
+        return len(self._roots)
 
     def set_roots(self, roots: list[SourceRoot]) -> None:
         self.beginResetModel()
@@ -81,17 +104,6 @@ class SourcesTableModel(QAbstractTableModel):
 
     def root_at(self, row: int) -> SourceRoot | None:
         return self._roots[row] if 0 <= row < len(self._roots) else None
-
-    def rowCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self._roots)
-
-    def columnCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         root = self.root_at(index.row()) if index.isValid() else None
@@ -119,7 +131,7 @@ class SourcesTableModel(QAbstractTableModel):
         return "Up to date"
 
 
-class FailedFilesModel(QAbstractTableModel):
+class FailedFilesModel(_HeadedTableModel):
     """Files that could not be remembered, with the reason."""
 
     HEADERS = ("File", "Reason")
@@ -128,21 +140,13 @@ class FailedFilesModel(QAbstractTableModel):
         super().__init__()
         self._files: list[FailedFile] = []
 
+    def _row_count(self) -> int:
+        return len(self._files)
+
     def set_files(self, files: list[FailedFile]) -> None:
         self.beginResetModel()
         self._files = list(files)
         self.endResetModel()
-
-    def rowCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self._files)
-
-    def columnCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._files):
