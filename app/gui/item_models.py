@@ -57,15 +57,9 @@ class ConversationListModel(QAbstractListModel):
 
 
 class _HeadedTableModel(QAbstractTableModel):
-    """A table whose columns are the class's ``HEADERS``: the row and column counts and the header data."""
+    """A table whose columns are the class's ``HEADERS``: the column count and the header data."""
 
     HEADERS: tuple[str, ...] = ()
-
-    def _row_count(self) -> int:
-        raise NotImplementedError
-
-    def rowCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
-        return 0 if parent.isValid() else self._row_count()
 
     def columnCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
         return 0 if parent.isValid() else len(self.HEADERS)
@@ -87,8 +81,8 @@ class SourcesTableModel(_HeadedTableModel):
         self._busy = False
         self._paused = False
 
-    def _row_count(self) -> int:
-        return len(self._roots)
+    def rowCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else len(self._roots)
 
     def set_roots(self, roots: list[SourceRoot]) -> None:
         self.beginResetModel()
@@ -140,8 +134,8 @@ class FailedFilesModel(_HeadedTableModel):
         super().__init__()
         self._files: list[FailedFile] = []
 
-    def _row_count(self) -> int:
-        return len(self._files)
+    def rowCount(self, parent: Index = _NO_INDEX) -> int:  # noqa: N802 - Qt API
+        return 0 if parent.isValid() else len(self._files)
 
     def set_files(self, files: list[FailedFile]) -> None:
         self.beginResetModel()
