@@ -329,6 +329,14 @@ class MemoryBank:
         with self._lock:
             return self._index.unencoded_document_ids()
 
+    def lexical_matches(self, expression: str, limit: int) -> list[tuple[int, float]]:
+        """Encoded documents matching an exact-words ``expression``, best first: (doc_id, BM25 score).
+
+        See ``memsa.core.lexical``, which builds the expression from a question.
+        """
+        with self._lock:
+            return self._index.lexical_matches(expression, limit)
+
     def router_keys(self, layer: int) -> RouterKeyMatrix:
         """Live router keys of ``layer``: keys [C, D_r] float32, doc_ids [C], chunk_index [C].
 

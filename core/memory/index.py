@@ -381,6 +381,23 @@ class MemoryIndex:
         )
         return [doc_id for (doc_id,) in rows]
 
+    def lexical_matches(
+        self, expression: str, limit: int, *, encoded_only: bool = True
+    ) -> list[tuple[int, float]]:
+        """Documents matching an FTS5 ``expression``, by BM25 (k1 1.2, b 0.75), best first.
+
+        ``expression`` must be built by ``memsa.core.lexical.match_expression`` (user text is never FTS5
+        syntax). Routing sees only encoded documents, so by default only those are returned. Returns
+        (doc_id, score) with score = -bm25(), higher is better.
+        """
+        rows = self._conn.execute(
+            """SELECT f.rowid, -bm25(documents_fts) FROM documents_fts f JOIN documents d ON d.id = f.rowid
+               WHERE documents_fts MATCH ? AND (d.router_row_start IS NOT NULL OR NOT ?)
+               ORDER BY bm25(documents_fts) LIMIT ?""",
+            (expression, encoded_only, limit),
+        )
+        return [(int(doc_id), float(score)) for doc_id, score in rows]
+
     def unencoded_document_ids(self) -> list[int]:
         rows = self._conn.execute("SELECT id FROM documents WHERE router_row_start IS NULL ORDER BY id")
         return [doc_id for (doc_id,) in rows]

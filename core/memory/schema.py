@@ -116,4 +116,26 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         CREATE INDEX file_outcomes_by_status ON file_outcomes(status, recorded_at);
         """,
     ),
+    (
+        "0005_documents_fts",
+        # An exact-words index over the documents' text (memsa.core.lexical ranks with it). External content:
+        # the text is stored once, in documents; the triggers keep the index in the transaction that writes
+        # a document, and 'rebuild' indexes the documents of a bank made before this migration.
+        """
+        CREATE VIRTUAL TABLE documents_fts USING fts5(
+            text, content = 'documents', content_rowid = 'id', tokenize = 'unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER documents_fts_insert AFTER INSERT ON documents BEGIN
+            INSERT INTO documents_fts (rowid, text) VALUES (NEW.id, NEW.text);
+        END;
+        CREATE TRIGGER documents_fts_delete AFTER DELETE ON documents BEGIN
+            INSERT INTO documents_fts (documents_fts, rowid, text) VALUES ('delete', OLD.id, OLD.text);
+        END;
+        CREATE TRIGGER documents_fts_update AFTER UPDATE OF text ON documents BEGIN
+            INSERT INTO documents_fts (documents_fts, rowid, text) VALUES ('delete', OLD.id, OLD.text);
+            INSERT INTO documents_fts (rowid, text) VALUES (NEW.id, NEW.text);
+        END;
+        INSERT INTO documents_fts (documents_fts) VALUES ('rebuild');
+        """,
+    ),
 )
