@@ -47,6 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="evaluate a set saved earlier with --save-benchmarks (e.g. on a GPU machine)")
     parser.add_argument("--save-benchmarks", type=Path, default=None, metavar="DIR",
                         help="also save every set evaluated as DIR/<name>.json.gz")
+    parser.add_argument("--build-only", action="store_true",
+                        help="only build the sets and save them (--save-benchmarks), to evaluate elsewhere")
     parser.add_argument("--squad", type=Path, default=None, metavar="DIR", help="also evaluate SQuAD v1.1 dev")
     parser.add_argument("--locomo", type=Path, default=None, metavar="DIR", help="also evaluate LoCoMo")
     parser.add_argument("--locomo-unit", choices=LOCOMO_UNITS, default="turn", help="LoCoMo memory documents")
@@ -125,6 +127,8 @@ def check_options(args: argparse.Namespace) -> CheckedOptions:
     for folder in (args.squad, args.locomo):
         if folder is not None and not folder.is_dir():
             raise InvalidInput(f"no folder at {folder}")
+    if args.build_only and args.save_benchmarks is None:
+        raise InvalidInput("--build-only saves the sets: give --save-benchmarks DIR")
     for path in [*(args.benchmark or []), *(args.router or [])]:
         if not path.is_file():
             raise InvalidInput(f"no file at {path}")
@@ -173,6 +177,8 @@ def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
         batch_tokens=args.batch_tokens,
     )
     results: list[BenchmarkResult] = []
+    if args.build_only:
+        return _save_sets(benchmarks(args, options, loaded.tokenizer), args.save_benchmarks)
     for benchmark in benchmarks(args, options, loaded.tokenizer):
         print(f"{benchmark.name}: {len(benchmark.documents):,} documents, {len(benchmark.queries)} questions",
               file=sys.stderr)
@@ -187,6 +193,16 @@ def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
         _print_summary(result)
         write_report(results, args.output, _context(settings, loaded, routers, eval_settings))
     print(f"report: {args.output / 'report.md'}")
+    return 0
+
+
+def _save_sets(built: list[Benchmark], folder: Path) -> int:
+    """Save the sets without evaluating them (``--build-only``)."""
+    for benchmark in built:
+        path = folder / f"{benchmark.name}.json.gz"
+        save_benchmark(benchmark, path)
+        print(f"{benchmark.name}: {len(benchmark.documents):,} documents, {len(benchmark.queries)} questions "
+              f"-> {path}", file=sys.stderr)
     return 0
 
 
