@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from .answering import (
     NOT_FOUND,
@@ -20,18 +21,23 @@ from .answering import (
     order_by_support,
 )
 from .decoder import Decoder
-from .encoding import encode_documents, tokenize_document
+from .encoding import encode_documents
 from .generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
 from .interleave.judge import SufficiencyJudge
 from .interleave.rounds import DocumentsRead, InterleaveResult, RoundEvent, RoundRecord, RoundStarted, run_rounds
 from .memory.bank import MemoryBank
 from .memory.records import BankIdentity, BankStats, NewDocument, SourceInfo
 from .models import LoadedModel, load_model, resolve_model
+from .msa.checkpoint import engine_dtype
+from .msa.memory_text import memory_document
 from .msa.prompt import chat_frame
 from .msa.sparse import SparseGenerator
 from .router import RouterProjectors, find_router, shipped_router_dir
 from .routing import RoutedDocument, question_states, route
 from .settings import EngineSettings, ensure_private_dir
+
+if TYPE_CHECKING:
+    from .msa.asking import MsaAsking
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +134,7 @@ class MemoryEngine:
         """
         ensure_private_dir(settings.data_dir)
         spec = resolve_model(settings.model)
-        loaded = load_model(spec, cache_dir=settings.cache_dir)
+        loaded = load_model(spec, cache_dir=settings.cache_dir, dtype=engine_dtype(spec.path, settings.device))
         loaded.model.to(settings.device)
         router: RouterProjectors
         if loaded.msa is not None:  # an MSA checkpoint carries its router and pooling size
@@ -160,15 +166,18 @@ class MemoryEngine:
         file's outcome there, so both commit together).
         """
         max_tokens = self.settings.encoding.max_document_tokens
-        tokenized = [tokenize_document(self.loaded.tokenizer, doc.text, max_tokens) for doc in documents]
+        # An MSA model's memory carries each document's id, so ids are taken before encoding (msa/memory_text.py).
+        doc_ids = self.bank.reserve_document_ids(len(documents)) if self.loaded.msa else [None] * len(documents)
+        tokenized = [memory_document(self.loaded.tokenizer, doc.text, max_tokens, doc_id)
+                     for doc, doc_id in zip(documents, doc_ids, strict=True)]
         encoded = encode_documents(self.decoder, self.router, tokenized, self.settings.encoding)
         tokens = sum(doc.n_tokens for doc in tokenized)
         doc_ids = self.bank.put_source(
             source,
             [
                 NewDocument(text=doc.text, start=doc.start, end=doc.end, title=doc.title, encoding=encoding,
-                            anchors=doc.anchors)
-                for doc, encoding in zip(documents, encoded, strict=True)
+                            anchors=doc.anchors, doc_id=doc_id)
+                for doc, encoding, doc_id in zip(documents, encoded, doc_ids, strict=True)
             ],
             within=None if within is None else lambda doc_ids: within(Remembered(doc_ids, tokens)),
         )
@@ -180,7 +189,8 @@ class MemoryEngine:
         for start in range(0, len(pending), batch):
             records = self.bank.documents(pending[start : start + batch])
             tokenized = [
-                tokenize_document(self.loaded.tokenizer, record.text, self.settings.encoding.max_document_tokens)
+                memory_document(self.loaded.tokenizer, record.text, self.settings.encoding.max_document_tokens,
+                                record.doc_id if self.loaded.msa else None)
                 for record in records
             ]
             encoded = encode_documents(self.decoder, self.router, tokenized, self.settings.encoding)
@@ -234,7 +244,12 @@ class MemoryEngine:
         Args:
             rounds: most routing rounds (Memory Interleave, see ``interleave/``); 1 routes once; None lets
                 the engine stop by itself within ``settings.interleave.max_rounds``.
+
+        An MSA checkpoint names the documents it reads itself, round by round (``msa/asking.py``).
         """
+        if self.loaded.msa is not None:
+            yield from self.msa_asking.ask(question, rounds)
+            return
         started = time.perf_counter()
         interleaved = yield from self.interleave(question, top_k, rounds)
         citations = interleaved.citations
@@ -289,6 +304,14 @@ class MemoryEngine:
     def sparse_generator(self) -> SparseGenerator:
         """Sparse generation over the bank's pooled keys/values (MSA checkpoints; see ``msa/sparse.py``)."""
         return SparseGenerator(self.decoder, self.router, chat_frame(self.loaded.tokenizer), self.settings.top_k)
+
+    @cached_property
+    def msa_asking(self) -> MsaAsking:
+        """Questions answered by an MSA checkpoint over the bank (``msa/asking.py``)."""
+        from .msa.asking import MsaAsking  # it builds this module's answer events
+
+        return MsaAsking(self.sparse_generator, self.loaded.tokenizer, self.bank, self.bank.documents,
+                         self.settings.answer, self.settings.interleave)
 
 
 def identity_of(loaded: LoadedModel, router: RouterProjectors, settings: EngineSettings) -> BankIdentity:

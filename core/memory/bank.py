@@ -73,6 +73,7 @@ class MemoryBank:
         self._resident: dict[int, ResidentRouterKeys] = {}
         self._lock = threading.RLock()
         self._closed = False
+        self._reserved: set[int] = set()  # ids from reserve_document_ids not stored yet
         self.ledger = IngestLedger(index, self._lock)
 
     @classmethod
@@ -164,6 +165,7 @@ class MemoryBank:
                 check_encoding(self.identity, document.encoding)
         with self._lock:
             self._require_writable()
+            self._check_reserved(documents)
             encodings = [document.encoding for document in documents if document.encoding is not None]
             placed = iter(self._append_rows(encodings))
             with self._index.transaction():
@@ -182,8 +184,33 @@ class MemoryBank:
                 doc_id for doc_id, doc in zip(doc_ids, documents, strict=True) if doc.encoding is not None
             ]
             self._update_resident(removed, encoded_ids, encodings)
+            self._reserved.difference_update(doc_ids)
             self._maybe_compact()
             return doc_ids
+
+    def reserve_document_ids(self, count: int) -> list[int]:
+        """Ids for ``count`` documents not stored yet, for encodings that must contain their own id (an MSA
+        model reads a document's id in its memory and names it to have it read).
+
+        Pass each to :meth:`put_source` as ``NewDocument.doc_id``. An id is given out once, used or not:
+        forgetting documents or failing to store them never makes their ids come back.
+        """
+        if count < 0:
+            raise InvalidInput("Cannot reserve a negative number of document ids.")
+        with self._lock:
+            self._require_writable()
+            reserved = self._index.reserve_document_ids(count)
+            self._reserved.update(reserved)
+            return reserved
+
+    def _check_reserved(self, documents: Sequence[NewDocument]) -> None:
+        """Refuse a ``NewDocument.doc_id`` this bank did not reserve (or that is already stored)."""
+        chosen = [document.doc_id for document in documents if document.doc_id is not None]
+        stray = sorted(set(chosen) - self._reserved)
+        if stray or len(set(chosen)) != len(chosen):
+            raise InvalidInput(
+                f"Document ids {stray or chosen} were not reserved with reserve_document_ids (or repeat)."
+            )
 
     def set_encodings(self, items: Sequence[tuple[int, EncodedDocument]]) -> None:
         """Store encodings of documents that have none (after ``adopt_identity``); vanished ids are skipped.

@@ -296,10 +296,11 @@ class MemoryIndex:
         spans = None if encoding is None else spans_to_blob(encoding.router_chunk_spans)
         with self.transaction():
             cursor = self._conn.execute(
-                """INSERT INTO documents (source_id, start, "end", title, text, n_tokens, router_row_start,
+                """INSERT INTO documents (id, source_id, start, "end", title, text, n_tokens, router_row_start,
                        router_row_count, kv_row_start, kv_row_count, router_chunk_spans, anchors_json)
-                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id""",
                 (
+                    document.doc_id,  # NULL: the next id of the AUTOINCREMENT sequence
                     source_id,
                     document.start,
                     document.end,
@@ -313,6 +314,25 @@ class MemoryIndex:
                 ),
             )
             return int(single_row(cursor)[0])
+
+    def reserve_document_ids(self, count: int) -> list[int]:
+        """Take the next ``count`` ids of the documents' AUTOINCREMENT sequence without inserting anything.
+
+        The sequence moves past them, so no later insert is given one of them; a document inserted with
+        one (``NewDocument.doc_id``) keeps it, and an id never used is simply skipped.
+        """
+        with self.transaction():
+            last = int(
+                single_row(
+                    self._conn.execute(
+                        """SELECT MAX(COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'documents'), 0),
+                                      COALESCE((SELECT MAX(id) FROM documents), 0))"""
+                    )
+                )[0]
+            )
+            self._conn.execute("DELETE FROM sqlite_sequence WHERE name = 'documents'")
+            self._conn.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('documents', ?)", (last + count,))
+        return list(range(last + 1, last + count + 1))
 
     def set_encoding(
         self, doc_id: int, n_tokens: int, router_rows: RowRange, kv_rows: RowRange, spans: np.ndarray

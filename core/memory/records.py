@@ -86,6 +86,8 @@ class NewDocument:
 
     ``start``/``end`` are character offsets of ``text`` inside the source's extracted text, so a citation
     can point back into the file; ``anchors`` are the anchored sections it covers, in the same offsets.
+    ``doc_id`` is an id taken with ``MemoryBank.reserve_document_ids`` (for an encoding that contains its
+    own id), or None to let the bank assign one.
     """
 
     text: str
@@ -94,6 +96,7 @@ class NewDocument:
     title: str
     encoding: EncodedDocument | None
     anchors: tuple[Anchor, ...] = ()
+    doc_id: int | None = None
 
 
 @dataclass(frozen=True)

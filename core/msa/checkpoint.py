@@ -23,7 +23,7 @@ from safetensors import SafetensorError, safe_open
 
 from ..decoder import Decoder
 from ..errors import ModelNotFound, UnsupportedModel
-from .config import MsaConfig, read_checkpoint_config, split_checkpoint_config
+from .config import MsaConfig, is_msa_checkpoint, read_checkpoint_config, split_checkpoint_config
 from .router import MsaRouter
 
 if TYPE_CHECKING:  # settings pull in platform folders; loading a checkpoint needs none of that
@@ -59,6 +59,19 @@ class MsaCheckpoint:
         """
         encoding = dataclasses.replace(settings.encoding, chunk_tokens=self.config.pooling_kernel_size)
         return dataclasses.replace(settings, encoding=encoding, top_k=self.config.top_k_docs)
+
+
+def engine_dtype(model_path: Path, device: str) -> torch.dtype:
+    """The dtype the engine loads a model in: bfloat16 for an MSA checkpoint on CUDA, float32 otherwise.
+
+    MSA-4B is 8 GB of weights in bfloat16, the dtype it was trained and published in, and GPUs run bfloat16
+    at full speed; on a CPU bfloat16 matmuls are slower than float32 ones (and the tiny test checkpoints
+    must match the reference path bit for bit), so CPU stays float32. Other models keep float32 everywhere:
+    their loading path has no dtype decision of its own.
+    """
+    if (device == "cuda" or device.startswith("cuda:")) and model_path.is_dir() and is_msa_checkpoint(model_path):
+        return torch.bfloat16
+    return torch.float32
 
 
 def load_msa_checkpoint(folder: Path, fingerprint: str, dtype: torch.dtype = torch.float32) -> MsaCheckpoint:

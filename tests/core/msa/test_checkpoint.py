@@ -11,10 +11,13 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from memsa.core.decoder import Decoder
+from memsa.core.engine import MemoryEngine
 from memsa.core.errors import ModelNotFound, UnsupportedModel
 from memsa.core.models import LoadedModel, load_model, resolve_model
+from memsa.core.msa.checkpoint import engine_dtype
 from memsa.core.msa.router import MsaRouter
 from tests.core.msa.tiny_msa import TinyMsa, build_tiny_msa
+from tests.support.tiny_models import TinyModel
 
 
 def _load(folder: Path, cache: Path) -> LoadedModel:
@@ -108,3 +111,30 @@ def test_a_folder_without_safetensors_is_refused(tiny_cosine_msa: TinyMsa, tmp_p
     (folder / "model.safetensors").unlink()
     with pytest.raises(ModelNotFound, match="safetensors"):
         _load(folder, tmp_path / "cache")
+
+
+@pytest.mark.parametrize(("device", "expected"), [("cpu", torch.float32), ("cuda", torch.bfloat16),
+                                                  ("cuda:1", torch.bfloat16)])
+def test_msa_checkpoints_load_in_bfloat16_on_cuda_only(tiny_cosine_msa: TinyMsa, device: str,
+                                                       expected: torch.dtype) -> None:
+    assert engine_dtype(tiny_cosine_msa.path, device) is expected
+
+
+def test_other_models_keep_float32_on_cuda(tiny_llama: TinyModel, tmp_path: Path) -> None:
+    gguf = tmp_path / "model.gguf"
+    gguf.write_bytes(b"GGUF")
+    for path in (tiny_llama.path, gguf, tmp_path / "missing"):
+        assert engine_dtype(path, "cuda") is torch.float32
+
+
+def test_the_cpu_engine_runs_in_float32(engine: MemoryEngine) -> None:
+    assert {parameter.dtype for parameter in engine.loaded.model.parameters()} == {torch.float32}
+    assert {parameter.dtype for parameter in engine.router.parameters()} == {torch.float32}
+
+
+def test_a_bfloat16_load_casts_backbone_and_router(tiny_cosine_msa: TinyMsa, tmp_path: Path) -> None:
+    spec = resolve_model(tiny_cosine_msa.path)
+    loaded = load_model(spec, cache_dir=tmp_path, dtype=torch.bfloat16)
+    assert loaded.msa is not None
+    assert {parameter.dtype for parameter in loaded.model.parameters()} == {torch.bfloat16}
+    assert {parameter.dtype for parameter in loaded.msa.router.parameters()} == {torch.bfloat16}

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import torch
 
-from memsa.core.encoding import encode_documents, tokenize_document
+from memsa.core.encoding import encode_documents
 from memsa.core.engine import DocumentText, MemoryEngine
 from memsa.core.memory.records import RouterKeyMatrix, SourceInfo
+from memsa.core.msa.memory_text import marked_document
 from memsa.core.msa.prompt import TokenRole, chat_frame, question_positions, question_prompt
 from memsa.core.msa.reference import generate_reference, visibility_mask
 from memsa.core.msa.router import MsaRouter
@@ -94,7 +95,9 @@ def test_a_stop_token_ends_the_answer(engine: MemoryEngine) -> None:
 
 def test_an_in_memory_copy_answers_like_the_bank(engine: MemoryEngine) -> None:
     tokenizer, config = engine.loaded.tokenizer, engine.settings.encoding
-    documents = [tokenize_document(tokenizer, text, config.max_document_tokens) for text in NOTES]
+    # Memory documents carry their ids (1..6, the order they were stored in).
+    documents = [marked_document(tokenizer, text, doc_id, config.max_document_tokens)
+                 for doc_id, text in enumerate(NOTES, start=1)]
     memory = TensorMemory.from_encodings(encode_documents(engine.decoder, engine.router, documents, config))
     generator = engine.sparse_generator
     prompt = question_prompt(tokenizer, generator.frame, QUESTION)

@@ -8,12 +8,13 @@ reference's historical spelling ``lmloss_weigth``); the safetensors file holds t
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from tests.support.tiny_models import CHAT_TEMPLATE, SPECIALS, WORDS
 
@@ -68,12 +69,13 @@ def checkpoint_config(vocab_size: int, msa: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build_msa_tokenizer(folder: Path) -> int:
+def build_msa_tokenizer(folder: Path, extra_words: Sequence[str] = ()) -> int:
     """Save a word-level tokenizer with the MSA protocol's special tokens; returns the vocabulary size."""
     from tokenizers import Tokenizer, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    vocab = {token: index for index, token in enumerate(SPECIALS + MSA_SPECIALS + WORDS + EXTRA_WORDS)}
+    words = SPECIALS + MSA_SPECIALS + WORDS + EXTRA_WORDS + list(extra_words)
+    vocab = {token: index for index, token in enumerate(words)}
     core = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     core.pre_tokenizer = pre_tokenizers.Sequence([pre_tokenizers.Whitespace(), pre_tokenizers.Punctuation()])
     tokenizer = PreTrainedTokenizerFast(
@@ -86,12 +88,12 @@ def build_msa_tokenizer(folder: Path) -> int:
 
 
 def build_tiny_msa(folder: Path, seed: int = 0, router_layers: tuple[int, ...] = (2, 3), pooling: int = 4,
-                   top_k: int = 2, aux_loss_method: str = "INFONCE") -> TinyMsa:
+                   top_k: int = 2, aux_loss_method: str = "INFONCE", extra_words: Sequence[str] = ()) -> TinyMsa:
     """Write a random 4-layer MSA checkpoint (GQA: 4 query heads over 2 KV heads, head_dim 16)."""
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     folder.mkdir(parents=True, exist_ok=True)
-    vocab_size = build_msa_tokenizer(folder)
+    vocab_size = build_msa_tokenizer(folder, extra_words)
     torch.manual_seed(seed)
     backbone = Qwen3ForCausalLM(Qwen3Config(vocab_size=vocab_size, tie_word_embeddings=True, initializer_range=0.3,
                                             **GEOMETRY))
@@ -109,3 +111,47 @@ def build_tiny_msa(folder: Path, seed: int = 0, router_layers: tuple[int, ...] =
     config = checkpoint_config(vocab_size, msa_config(layers, pooling, top_k, aux_loss_method))
     (folder / "config.json").write_text(json.dumps(config, indent=2))
     return TinyMsa(path=folder, router_layers=router_layers, pooling=pooling, top_k=top_k)
+
+
+# What the scripted checkpoint writes: after a round's prompt (its last token is "assistant") it asks for
+# documents 3 and 9 ("][" is one token, as in Qwen), and after the delimiter closing the evidence it ends
+# retrieval and answers "kilo lima mike".
+ASK_THEN_ANSWER = [
+    ("assistant", "["), ("[", "3"), ("3", "]["), ("][", "9"), ("9", "]"), ("]", "<|object_ref_end|>"),
+    ("<|object_ref_end|>", "<End-of-Retrieve>"), ("<End-of-Retrieve>", "kilo"), ("kilo", "lima"),
+    ("lima", "mike"), ("mike", "<|im_end|>"),
+]
+
+
+def build_scripted_msa(folder: Path, script: Sequence[tuple[str, str]], seed: int = 0) -> TinyMsa:
+    """A tiny MSA checkpoint whose greedy next token is a function of the current token, as ``script`` says.
+
+    The checkpoint is a real one in the MSA format, loaded and run by the code under test; only its weights
+    are chosen: each scripted token's embedding is a large basis vector of its own, the layers' output
+    projections are scaled down so the residual stream stays close to the current token's embedding, and
+    the (untied) LM head maps that embedding to the token that follows it.
+    """
+    from transformers import AutoTokenizer
+
+    build_tiny_msa(folder, seed=seed, extra_words=["]["])
+    tensors = load_file(str(folder / "model.safetensors"))
+    vocab = AutoTokenizer.from_pretrained(folder).get_vocab()
+    hidden = GEOMETRY["hidden_size"]
+    scripted = list(dict.fromkeys(token for pair in script for token in pair))
+    assert len(scripted) <= hidden
+    embedding = tensors["model.embed_tokens.weight"]
+    head = torch.zeros_like(embedding)
+    for axis, token in enumerate(scripted):
+        embedding[vocab[token]] = 0.0
+        embedding[vocab[token], axis] = 10.0
+    for current, following in script:
+        head[vocab[following], scripted.index(current)] = 1.0
+    tensors["lm_head.weight"] = head
+    for name in list(tensors):
+        if name.endswith(("self_attn.o_proj.weight", "mlp.down_proj.weight")):
+            tensors[name] = tensors[name] * 0.01
+    save_file(tensors, str(folder / "model.safetensors"), metadata={"format": "pt"})
+    config = json.loads((folder / "config.json").read_text())
+    config["tie_word_embeddings"] = False
+    (folder / "config.json").write_text(json.dumps(config, indent=2))
+    return TinyMsa(path=folder, router_layers=(2, 3), pooling=4, top_k=2)
