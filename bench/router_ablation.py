@@ -50,6 +50,7 @@ ROUNDS: dict[str, dict[str, object]] = {
     "1": {},
     "2": {"query_reduction": "mean", "router_chunk_tokens": 8},
     "3": {"query_reduction": "mean", "router_chunk_tokens": 8, "n_heads": 8, "distill_weight": 0.3},
+    "4": {"query_reduction": "weighted", "router_chunk_tokens": 8, "n_heads": 8},
 }
 AXES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
     "1": {
@@ -71,6 +72,9 @@ AXES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
     },
     "3": {
         "query reduction": {"mean": {}, "learned weighted mean": {"query_reduction": "weighted"}},
+    },
+    "4": {
+        "query reduction": {"learned weighted mean": {}, "late interaction": {"query_reduction": "late"}},
     },
 }
 KEEP_LAYERS = (2, 4, 6, 8)
@@ -301,7 +305,7 @@ def print_results(path: Path) -> None:
     """Print the tables recorded in ``path`` (see bench/results/router_ablation.json)."""
     recorded = json.loads(path.read_text())
     print(f"measured on: {recorded['machine']}")
-    for name in ("round 1", "round 2", "round 2 router", "round 3"):
+    for name in [key for key in recorded if key.startswith("round")]:
         part = recorded[name]
         print(f"\n{name}: {part['command']}")
         if part.get("note"):

@@ -20,7 +20,9 @@ from safetensors.torch import load_file, save_file
 
 from .errors import RouterUnavailable
 
-QUERY_REDUCTIONS = ("max", "mean", "weighted")
+QUERY_REDUCTIONS = ("max", "mean", "weighted", "late")
+# Reductions with learned per-token weights (a ``router_q_weight`` row per layer).
+WEIGHTED_REDUCTIONS = ("weighted", "late")
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,10 @@ class RouterSpec:
         query_reduction: how question tokens are reduced: "max" scores each chunk by its best question
             token (MSA); "mean" routes with one vector, the mean of the tokens' projections; "weighted"
             likewise with learned per-token weights (a softmax over a linear score of each token, so
-            content words can outweigh function words).
+            content words can outweigh function words); "late" (late interaction, as in ColBERT) scores a
+            *document* by the sum over question tokens of the token's weight (as in "weighted") times its
+            best cosine over the document's chunks, so each question word must be matched somewhere in the
+            document instead of the question being blurred into one vector.
     """
 
     layers: tuple[int, ...]
@@ -77,7 +82,8 @@ class LayerRouter(torch.nn.Module):
         self.register_buffer("input_std", torch.ones(hidden_size))
         self.router_q_proj = torch.nn.Linear(hidden_size, key_dim, bias=False)
         self.router_k_proj = torch.nn.Linear(hidden_size, key_dim, bias=False)
-        # Only "weighted" routers have it, so the weights of the other kinds keep their names and fingerprint.
+        # Only "weighted" and "late" routers have it, so the other kinds keep their weights' names and
+        # fingerprint.
         self.router_q_weight = torch.nn.Linear(hidden_size, 1, bias=False) if token_weights else None
 
     def standardise(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -90,14 +96,16 @@ class RouterProjectors(torch.nn.Module):
 
     Scoring contract: ``score(chunk) = max_t <router_queries(h)[t], router_keys(h_chunk)>`` equals the MSA
     score (max over question tokens of the head-mean of per-head dot products, cosine if ``spec.cosine``),
-    because the head-mean and the 1/H scale are folded into the query vectors.
+    because the head-mean and the 1/H scale are folded into the query vectors; a document scores its best
+    chunk. For "late" routers a document instead scores ``sum_t max_c <router_queries(h)[t], key_c>`` over
+    its chunks c (see ``memsa.core.routing.late_document_scores``).
     """
 
     def __init__(self, spec: RouterSpec) -> None:
         super().__init__()
         self.spec = spec
         self.per_layer = torch.nn.ModuleDict(
-            {str(layer): LayerRouter(spec.hidden_size, spec.key_dim, spec.query_reduction == "weighted")
+            {str(layer): LayerRouter(spec.hidden_size, spec.key_dim, spec.query_reduction in WEIGHTED_REDUCTIONS)
              for layer in spec.layers}
         )
 
@@ -105,27 +113,35 @@ class RouterProjectors(torch.nn.Module):
         return self.per_layer[str(layer)]  # type: ignore[return-value]
 
     def router_queries(self, layer: int, hidden: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """Question routing vectors: one per token, or one in all for ``query_reduction == "mean"``.
+        """Question routing vectors: one per token, or one in all for "mean" and "weighted".
+
+        For "late" each token's vector is scaled by its softmax weight (padding gets weight 0, so a zero
+        vector). The weights are positive, so ``w_t * max_c <q_t, k_c> = max_c <w_t q_t, k_c>``: the late
+        score of a document is the sum over these vectors of their best dot product with its chunks.
 
         Args:
             hidden: [..., T, hidden] normed layer input of the question tokens.
             mask: [..., T] bool, the real tokens of padded rows (None: all are real).
 
         Returns:
-            [..., T, D_r] (or [..., 1, D_r] for "mean") float32, head-normalised if cosine, scaled by 1/H so
-            a dot product is a head-mean.
+            [..., T, D_r] (or [..., 1, D_r] for "mean" and "weighted") float32, head-normalised if cosine,
+            scaled by 1/H so a dot product is a head-mean.
         """
         module = self.layer(layer)
         standardised = module.standardise(hidden)
         queries = module.router_q_proj(standardised)
-        if self.spec.query_reduction != "max":
-            real = torch.ones(queries.shape[:-1], dtype=torch.bool, device=queries.device) if mask is None else mask
-            if module.router_q_weight is None:
-                weights = real.float() / real.sum(dim=-1, keepdim=True).clamp_min(1)
-            else:
-                logits = module.router_q_weight(standardised).squeeze(-1).masked_fill(~real, float("-inf"))
-                weights = torch.softmax(logits, dim=-1).nan_to_num(0.0)
-            queries = (queries * weights.unsqueeze(-1)).sum(dim=-2, keepdim=True)
+        reduction = self.spec.query_reduction
+        if reduction == "max":
+            return self._per_head_normalise(queries) / self.spec.n_heads
+        real = torch.ones(queries.shape[:-1], dtype=torch.bool, device=queries.device) if mask is None else mask
+        if module.router_q_weight is None:
+            weights = real.float() / real.sum(dim=-1, keepdim=True).clamp_min(1)
+        else:
+            logits = module.router_q_weight(standardised).squeeze(-1).masked_fill(~real, float("-inf"))
+            weights = torch.softmax(logits, dim=-1).nan_to_num(0.0)
+        if reduction == "late":
+            return self._per_head_normalise(queries) * (weights.unsqueeze(-1) / self.spec.n_heads)
+        queries = (queries * weights.unsqueeze(-1)).sum(dim=-2, keepdim=True)
         return self._per_head_normalise(queries) / self.spec.n_heads
 
     def router_keys(self, layer: int, pooled_hidden: torch.Tensor) -> torch.Tensor:

@@ -148,38 +148,52 @@ def passage_states(decoder: Decoder, sequences: list[list[int]], layers: Sequenc
 
 
 def score_block(router: RouterProjectors, layer: int, queries: QueryStates, passages: PassageStates) -> torch.Tensor:
-    """MSA routing scores of every query against every passage.
+    """Routing scores of every query against every passage, by the router's query reduction.
 
     Returns:
-        [Nq, Np] float32: max over query vectors and passage chunks of the head-mean dot product.
+        [Nq, Np] float32: the max over query vectors and passage chunks of the head-mean dot product, or
+        for "late" routers the sum over query vectors of their max over the passage's chunks.
     """
+    reduction = router.spec.query_reduction
     query_vectors = router.router_queries(layer, queries.states[layer].float(), queries.mask)
-    query_mask = queries.mask if router.spec.query_reduction == "max" else queries.mask.any(dim=1, keepdim=True)
+    query_mask = queries.mask if reduction in ("max", "late") else queries.mask.any(dim=1, keepdim=True)
     key_vectors = router.router_keys(layer, passages.states[layer].float())
     nq, tq, dim = query_vectors.shape
     npass, chunks, _ = key_vectors.shape
     similarity = (query_vectors.reshape(nq * tq, dim) @ key_vectors.reshape(npass * chunks, dim).T)
     similarity = similarity.view(nq, tq, npass, chunks)
+    if reduction == "late":
+        # Padded query tokens are zero vectors (weight 0), so they add 0 to every passage.
+        best = similarity.masked_fill(~passages.mask[None, None, :, :], float("-inf")).amax(dim=3)
+        return best.masked_fill(~query_mask[:, :, None], 0.0).sum(dim=1)
     mask = query_mask[:, :, None, None] & passages.mask[None, None, :, :]
     return similarity.masked_fill(~mask, float("-inf")).amax(dim=(1, 3))
 
 
 @torch.no_grad()
 def score_all(router: RouterProjectors, layer: int, queries: QueryStates, passages: PassageStates,
-              query_block: int = 256, passage_block: int = 2048) -> torch.Tensor:
-    """:func:`score_block` over large sets in blocks. Returns [Nq, Np] float32."""
-    rows = []
-    n_queries, n_passages = queries.mask.shape[0], passages.counts.shape[0]
+              query_block: int = 256, passage_block: int = 2048, max_elements: int = 1 << 28) -> torch.Tensor:
+    """:func:`score_block` over large sets in blocks. Returns [Nq, Np] float32.
+
+    Queries and passages are visited in order of length, so each block is padded only to its own
+    longest member; ``max_elements`` caps a block's [queries, tokens, passages, chunks] similarity by
+    narrowing the passage block.
+    """
+    query_order = queries.mask.sum(dim=1).argsort()
+    passage_order = passages.mask.sum(dim=1).argsort()
+    n_queries, n_passages = query_order.shape[0], passage_order.shape[0]
+    per_passage = query_block * queries.mask.shape[1] * passages.counts.shape[1]
+    passage_block = max(1, min(passage_block, max_elements // max(1, per_passage)))
+    scores = torch.empty(n_queries, n_passages, dtype=torch.float32, device=queries.mask.device)
     for start in range(0, n_queries, query_block):
-        query_rows = torch.arange(start, min(start + query_block, n_queries), device=queries.mask.device)
+        query_rows = query_order[start:start + query_block]
         block = queries.subset(query_rows)
-        columns = [
-            score_block(router, layer, block, passages.subset(
-                torch.arange(first, min(first + passage_block, n_passages), device=passages.counts.device)))
+        columns = torch.cat([
+            score_block(router, layer, block, passages.subset(passage_order[first:first + passage_block]))
             for first in range(0, n_passages, passage_block)
-        ]
-        rows.append(torch.cat(columns, dim=1))
-    return torch.cat(rows)
+        ], dim=1)
+        scores[query_rows.view(-1, 1), passage_order.view(1, -1)] = columns
+    return scores
 
 
 def recall_at(scores: torch.Tensor, gold: torch.Tensor, k: int) -> float:

@@ -5,6 +5,9 @@ the union of those lists, ranked by the *mean* of their per-layer scores. Every 
 trained with the same cosine InfoNCE objective and temperature, so its scores share one scale and can be
 averaged; the mean (unlike the max) rewards documents that several layers agree on, which suppresses a
 single layer's false positive, and restricting to per-layer top-k keeps MSA's per-layer selection.
+
+A layer scores a document by its best chunk (MSA), or, for "late" routers, by late interaction: the sum
+over the question's weighted token vectors of each one's best chunk in the document.
 """
 
 from __future__ import annotations
@@ -68,6 +71,43 @@ def document_scores(chunk_scores: torch.Tensor, doc_ids: torch.Tensor, n_slots: 
     return scores.scatter_reduce(0, doc_ids, chunk_scores.float(), reduce="amax")
 
 
+def late_document_scores(queries: torch.Tensor, keys: torch.Tensor, doc_ids: torch.Tensor, n_slots: int,
+                         block_rows: int = 16384) -> torch.Tensor:
+    """Late-interaction scores, ``score[d] = sum_t max_{c in d} <queries[t], keys[c]>``, streamed over keys.
+
+    Only a [block_rows, Tq] similarity block and the [n_slots, Tq] per-document maxima exist at once. A
+    document's chunk rows usually lie together, so each block is first reduced over its runs of equal doc
+    ids (a segment max) and only the runs' maxima are scattered into the per-document table.
+
+    Args:
+        queries: [Tq, D] weighted question-token vectors (``RouterProjectors.router_queries``).
+        keys: [C, D] router keys; doc_ids: [C] int64 document of each key row.
+        n_slots: one more than the largest doc id.
+
+    Returns:
+        [n_slots] float32, -inf for ids without chunks.
+    """
+    q = queries.to(device=keys.device, dtype=torch.float32)  # [Tq, D]
+    per_token = torch.full((n_slots, q.shape[0]), float("-inf"), dtype=torch.float32, device=keys.device)
+    for start in range(0, keys.shape[0], block_rows):
+        similarity = keys[start:start + block_rows].to(torch.float32) @ q.T  # [rows, Tq]
+        run_docs, run_lengths = torch.unique_consecutive(doc_ids[start:start + similarity.shape[0]],
+                                                         return_counts=True)
+        run_best = torch.segment_reduce(similarity, "max", lengths=run_lengths, axis=0)  # [runs, Tq]
+        per_token.scatter_reduce_(0, run_docs.view(-1, 1).expand_as(run_best), run_best, reduce="amax")
+    return per_token.sum(dim=1)
+
+
+def layer_document_scores(router: RouterProjectors, layer: int, states: torch.Tensor, matrix: RouterKeyMatrix,
+                          n_slots: int) -> torch.Tensor:
+    """One router layer's document scores [n_slots] (-inf for ids without chunks) for question
+    ``states: [Tq, hidden]``: the best chunk's max-sim, or the late-interaction score for "late" routers."""
+    queries = router.router_queries(layer, states).to(matrix.keys.device)
+    if router.spec.query_reduction == "late":
+        return late_document_scores(queries, matrix.keys, matrix.doc_ids, n_slots)
+    return document_scores(maxsim_scores(queries, matrix.keys), matrix.doc_ids, n_slots)
+
+
 @torch.inference_mode()
 def route(
     router: RouterProjectors,
@@ -77,8 +117,8 @@ def route(
 ) -> list[RoutedDocument]:
     """Rank documents for a question.
 
-    Scoring is exact and streamed: the max-sim kernel walks the chunk rows in blocks, so no
-    [question tokens x chunks x heads] tensor ever exists.
+    Scoring is exact and streamed: the max-sim kernel (or the late-interaction loop) walks the chunk
+    rows in blocks, so no [question tokens x chunks x heads] tensor ever exists.
 
     Args:
         router: projectors of every router layer.
@@ -94,13 +134,10 @@ def route(
     if any(matrix.keys.shape[0] == 0 for matrix in matrices.values()):
         return []
     n_slots = int(max(int(matrix.doc_ids.max()) for matrix in matrices.values())) + 1
-    chunk_scores: dict[int, torch.Tensor] = {}
-    per_layer: dict[int, torch.Tensor] = {}
+    per_layer = {layer: layer_document_scores(router, layer, states[layer], matrices[layer], n_slots)
+                 for layer in layers}
     candidates: set[int] = set()
     for layer in layers:
-        queries = router.router_queries(layer, states[layer]).to(matrices[layer].keys.device)
-        chunk_scores[layer] = maxsim_scores(queries, matrices[layer].keys)
-        per_layer[layer] = document_scores(chunk_scores[layer], matrices[layer].doc_ids, n_slots)
         k = min(top_k, int(torch.isfinite(per_layer[layer]).sum()))
         candidates.update(per_layer[layer].topk(k).indices.tolist())
     ranked = sorted(candidates, key=lambda doc: -sum(float(per_layer[layer][doc]) for layer in layers))
@@ -116,16 +153,23 @@ def route(
                 doc_id=doc_id,
                 score=score,
                 layer_scores=layer_scores,
-                best_chunk=_best_chunk(matrices[best_layer], chunk_scores[best_layer], doc_id),
+                best_chunk=_best_chunk(router, best_layer, states[best_layer], matrices[best_layer], doc_id),
                 relative_score=score - background,
             )
         )
     return routed
 
 
-def _best_chunk(matrix: RouterKeyMatrix, chunk_scores: torch.Tensor, doc_id: int) -> int:
+def _best_chunk(router: RouterProjectors, layer: int, states: torch.Tensor, matrix: RouterKeyMatrix,
+                doc_id: int) -> int:
+    """Chunk index of the document's best chunk in ``layer``: by max-sim, or for "late" routers by the
+    sum of the weighted token vectors (the chunk that matches the question as a whole best)."""
     rows = (matrix.doc_ids == doc_id).nonzero().flatten()
-    return int(matrix.chunk_index[rows[chunk_scores[rows].argmax()]])
+    queries = router.router_queries(layer, states).to(matrix.keys.device)
+    if router.spec.query_reduction == "late":
+        queries = queries.sum(dim=0, keepdim=True)
+    chunk_scores = (matrix.keys[rows].float() @ queries.T).amax(dim=1)
+    return int(matrix.chunk_index[rows[chunk_scores.argmax()]])
 
 
 @torch.inference_mode()
@@ -148,10 +192,15 @@ def route_reference(
         q_heads = queries.view(-1, spec.n_heads, spec.head_dim)
         k_heads = matrix.keys.view(-1, spec.n_heads, spec.head_dim)
         full = torch.einsum("thd,chd->tch", q_heads, k_heads).mean(dim=2)  # [Tq, C, H] -> head-mean
-        chunk_best = full.max(dim=0).values
         scores: dict[int, float] = {}
-        for row, doc in enumerate(matrix.doc_ids.tolist()):
-            scores[doc] = max(scores.get(doc, float("-inf")), float(chunk_best[row]))
+        if spec.query_reduction == "late":
+            for doc in set(matrix.doc_ids.tolist()):
+                rows = (matrix.doc_ids == doc).nonzero().flatten()
+                scores[doc] = float(sum(float(full[token, rows].max()) for token in range(full.shape[0])))
+        else:
+            chunk_best = full.max(dim=0).values
+            for row, doc in enumerate(matrix.doc_ids.tolist()):
+                scores[doc] = max(scores.get(doc, float("-inf")), float(chunk_best[row]))
         per_layer.append(scores)
     candidates: set[int] = set()
     for scores in per_layer:

@@ -101,3 +101,23 @@ def test_weighted_reduction_starts_as_the_mean_and_learns_token_weights(tmp_path
     loaded = RouterProjectors.load(tmp_path / "w.safetensors")
     torch.testing.assert_close(loaded.router_queries(1, hidden), weighted.router_queries(1, hidden))
     assert "per_layer.1.router_q_weight.weight" not in mean.state_dict()
+
+
+def test_late_reduction_keeps_every_token_scaled_by_its_weight() -> None:
+    """"late" queries are the per-token cosine vectors times each token's softmax weight (padding: 0)."""
+    spec = _router().spec
+    late = RouterProjectors(RouterSpec(**{**spec.__dict__, "query_reduction": "late"}))
+    with torch.no_grad():
+        late.layer(1).router_q_weight.weight.normal_()  # type: ignore[union-attr]
+    hidden = torch.randn(2, 5, 16)
+    mask = torch.tensor([[True] * 5, [True, True, True, False, False]])
+    queries = late.router_queries(1, hidden, mask)
+    assert queries.shape == (2, 5, 8)
+    assert torch.count_nonzero(queries[1, 3:]) == 0
+    torch.testing.assert_close(queries[1, :3], late.router_queries(1, hidden[1, :3]))
+    module = late.layer(1)
+    standardised = module.standardise(hidden[0])
+    weights = torch.softmax(module.router_q_weight(standardised).squeeze(-1), dim=0)  # type: ignore[misc]
+    heads = torch.nn.functional.normalize(module.router_q_proj(standardised).view(5, 2, 4), dim=-1)
+    torch.testing.assert_close(queries[0], heads.view(5, 8) * weights[:, None] / 2)
+    assert "per_layer.1.router_q_weight.weight" in late.state_dict()

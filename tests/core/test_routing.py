@@ -7,16 +7,20 @@ import torch
 
 from memsa.core.memory.records import RouterKeyMatrix
 from memsa.core.router import RouterProjectors, RouterSpec
-from memsa.core.routing import document_scores, route, route_reference
+from memsa.core.routing import document_scores, late_document_scores, route, route_reference
 
 LAYERS = (0, 2, 3)
 
 
-def _router(cosine: bool) -> RouterProjectors:
+def _router(cosine: bool, reduction: str = "max") -> RouterProjectors:
     torch.manual_seed(0)
     spec = RouterSpec(layers=LAYERS, hidden_size=24, n_heads=3, head_dim=8, cosine=cosine,
-                      router_chunk_tokens=4, model_fingerprint="test")
-    return RouterProjectors(spec).requires_grad_(False)
+                      router_chunk_tokens=4, model_fingerprint="test", query_reduction=reduction)
+    router = RouterProjectors(spec).requires_grad_(False)
+    for layer in LAYERS:
+        if router.layer(layer).router_q_weight is not None:
+            router.layer(layer).router_q_weight.weight.normal_()  # type: ignore[union-attr]
+    return router
 
 
 def _bank(router: RouterProjectors, n_docs: int, seed: int) -> dict[int, RouterKeyMatrix]:
@@ -31,10 +35,11 @@ def _bank(router: RouterProjectors, n_docs: int, seed: int) -> dict[int, RouterK
     return matrices
 
 
+@pytest.mark.parametrize("reduction", ["max", "weighted", "late"])
 @pytest.mark.parametrize("cosine", [True, False])
 @pytest.mark.parametrize("n_docs,top_k", [(1, 1), (7, 3), (60, 16), (200, 5)])
-def test_route_matches_brute_force(cosine: bool, n_docs: int, top_k: int) -> None:
-    router = _router(cosine)
+def test_route_matches_brute_force(cosine: bool, n_docs: int, top_k: int, reduction: str) -> None:
+    router = _router(cosine, reduction)
     bank = _bank(router, n_docs, seed=n_docs)
     states = {layer: torch.randn(9, 24) for layer in LAYERS}
     fast = route(router, states, bank.__getitem__, top_k)
@@ -61,6 +66,30 @@ def test_empty_bank_routes_nothing() -> None:
     router = _router(cosine=True)
     empty = RouterKeyMatrix(torch.zeros(0, 24), torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long))
     assert route(router, {layer: torch.randn(3, 24) for layer in LAYERS}, lambda layer: empty, 4) == []
+
+
+def test_late_scores_sum_each_tokens_best_chunk_of_the_document() -> None:
+    """Late interaction: a document matching every question token in some chunk beats one whose chunks
+    match both tokens only halfway; rows of a document need not lie together; blocks change nothing."""
+    queries = torch.tensor([[0.5, 0.0], [0.0, 0.5]])  # two weighted token vectors
+    keys = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8], [0.0, -1.0]])
+    doc_ids = torch.tensor([4, 1, 4, 1, 2])
+    for block_rows in (1, 2, 3, 16384):
+        scores = late_document_scores(queries, keys, doc_ids, n_slots=5, block_rows=block_rows)
+        assert scores.tolist() == pytest.approx([float("-inf"), 0.8, -0.5, float("-inf"), 1.0])
+
+
+def test_late_best_chunk_is_the_chunk_matching_the_weighted_question_best() -> None:
+    router = _router(cosine=True, reduction="late")
+    bank = _bank(router, 30, seed=4)
+    states = {layer: torch.randn(6, 24) for layer in LAYERS}
+    for doc in route(router, states, bank.__getitem__, 5):
+        layer = max(doc.layer_scores, key=doc.layer_scores.__getitem__)
+        matrix = bank[layer]
+        rows = (matrix.doc_ids == doc.doc_id).nonzero().flatten()
+        similarity = router.router_queries(layer, states[layer]) @ matrix.keys[rows].T  # [Tq, chunks]
+        assert doc.best_chunk == int(matrix.chunk_index[rows[similarity.sum(0).argmax()]])
+        assert doc.layer_scores[layer] == pytest.approx(float(similarity.amax(1).sum()), rel=1e-5)
 
 
 def test_document_scores_take_the_max_over_chunks() -> None:
