@@ -130,3 +130,12 @@ def test_a_forced_token_is_read_not_routed() -> None:
     forced = with_forced_token(prompt, 9)
     assert forced.token_ids.tolist() == [5, 6, 9]
     assert forced.roles[-1] is TokenRole.GENERATED and forced.routes == (True, False, False)
+
+
+def test_an_empty_memory_reports_every_named_id_and_still_answers(scripted_msa: TinyMsa, tmp_path: Path) -> None:
+    with MemoryEngine.open(msa_settings(scripted_msa, tmp_path)) as engine:
+        *_, finished = engine.ask(QUESTION)
+    assert isinstance(finished, Finished)
+    (record,) = finished.answer.rounds
+    assert (record.outcome, record.documents, record.ignored_ids) == (RoundOutcome.NOTHING_NEW, [], (3, 9))
+    assert finished.answer.citations == [] and finished.answer.text == ANSWER
