@@ -24,6 +24,8 @@ from ..errors import InvalidInput
 
 TURN_START = "<|im_start|>"
 TURN_END = "<|im_end|>"
+# Names how documents are written into memory; part of an MSA bank's identity (``MsaRouter.fingerprint``).
+MEMORY_FORMAT = "turn-with-id-marker"
 
 
 def marker_head(doc_id: int) -> str:

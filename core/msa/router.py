@@ -24,6 +24,7 @@ from ..decoder import DecoderShape
 from ..errors import UnsupportedModel
 from ..router import RouterProjectors, RouterSpec
 from .config import MsaConfig
+from .memory_text import MEMORY_FORMAT
 
 
 class MsaRouter(RouterProjectors):
@@ -134,9 +135,13 @@ class MsaRouter(RouterProjectors):
         return self._per_head_normalise(keys)
 
     def fingerprint(self) -> str:
-        """The router ships inside the checkpoint, whose fingerprint already covers these weights."""
+        """The router ships inside the checkpoint, whose fingerprint already covers these weights.
+
+        The way documents are written into memory (``memory_text.MEMORY_FORMAT``) is part of it: a bank
+        encoded another way is refused (and re-encoded by ``memsa reencode``) instead of read wrongly.
+        """
         geometry = {"layers": list(self.spec.layers), "query_heads": self.query_heads, "cosine": self.spec.cosine,
-                    "chunk": self.spec.router_chunk_tokens}
+                    "chunk": self.spec.router_chunk_tokens, "memory_format": MEMORY_FORMAT}
         digest = hashlib.sha256(self.spec.model_fingerprint.encode())
         digest.update(json.dumps(geometry, sort_keys=True).encode())
         return digest.hexdigest()

@@ -102,3 +102,10 @@ def test_the_bank_stores_only_ids_it_reserved(tiny_cosine_msa: TinyMsa, tmp_path
         assert bank.put_source(source, [NewDocument(text=TEXT, start=0, end=1, title="", encoding=None)]) == [
             second + 1]
         assert first < second
+
+
+def test_the_memory_format_is_part_of_the_bank_identity(engine: MemoryEngine, monkeypatch: pytest.MonkeyPatch) -> None:
+    router = engine.router
+    assert engine.bank.identity.router_fingerprint == router.fingerprint()
+    monkeypatch.setattr("memsa.core.msa.router.MEMORY_FORMAT", "bare-text")
+    assert router.fingerprint() != engine.bank.identity.router_fingerprint
