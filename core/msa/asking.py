@@ -168,14 +168,10 @@ class MsaAsking:
                 yield DocumentsRead(index, [], [], call.unknown_ids)
                 return ModelRounds(InterleaveResult(records, citations, machine, ranking), self._after_call(made))
             machine.chose(new)
-            stored = {record.doc_id: record for record in self.fetch(new)}
-            by_id = {doc.doc_id: doc for doc in routed}
-            read_documents = [by_id.get(doc_id, _unrouted(doc_id)) for doc_id in new if doc_id in stored]
-            read = build_citations(read_documents, stored, self.answer)
+            read_documents, read, shown = self._read(new, routed, made)
             citations.extend(read)
+            evidence.append(shown)
             yield DocumentsRead(index, read_documents, read, call.unknown_ids)
-            evidence.append(EvidenceRound(tuple(made.token_ids),
-                                          tuple((doc.doc_id, stored[doc.doc_id].text) for doc in read_documents)))
             if machine.can_follow_up:
                 records.append(RoundRecord(index, query, read_documents, read, RoundOutcome.FOLLOW_UP,
                                            call.unknown_ids))
@@ -185,6 +181,16 @@ class MsaAsking:
             records.append(RoundRecord(index, query, read_documents, read, RoundOutcome.ROUND_CAP, call.unknown_ids))
             start = self._after_cap(framed, evidence)
             return ModelRounds(InterleaveResult(records, citations, machine, ranking), start)
+
+    def _read(self, doc_ids: list[int], routed: list[RoutedDocument],
+              made: ModelCall) -> tuple[list[RoutedDocument], list[Citation], EvidenceRound]:
+        """The named documents read: with their scores this round, their citations, and the evidence the
+        next round shows (the model's call, then each document's original text)."""
+        stored = {record.doc_id: record for record in self.fetch(doc_ids)}
+        by_id = {doc.doc_id: doc for doc in routed}
+        documents = [by_id.get(doc_id, _unrouted(doc_id)) for doc_id in doc_ids if doc_id in stored]
+        shown = EvidenceRound(tuple(made.token_ids), tuple((doc.doc_id, stored[doc.doc_id].text) for doc in documents))
+        return documents, build_citations(documents, stored, self.answer), shown
 
     def answer_text(self, start: AnswerStart) -> Iterator[str]:
         """The answer decoded greedily from ``start``, as text pieces (a stop token ends it, unshown)."""
