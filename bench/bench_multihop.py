@@ -17,6 +17,7 @@ import argparse
 import dataclasses
 import hashlib
 import logging
+import shutil
 import sys
 import time
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from memsa.core.encoding import encode_documents, tokenize_document
 from memsa.core.engine import MemoryEngine
 from memsa.core.errors import BankMismatch
 from memsa.core.memory.records import NewDocument, SourceInfo
+from memsa.core.router import RouterProjectors, router_file_name
 from memsa.core.settings import EngineSettings
 from memsa.evaluation.multihop import HaystackDocument, MultiHopSet, build_multihop_set, stdlib_haystack
 
@@ -41,14 +43,24 @@ def source_path(seed: int, name: str) -> str:
     return f"/multihop/seed-{seed}/{name}.txt"
 
 
-def open_bank(cache_dir: Path, dataset: MultiHopSet, seed: int, device: str, tokens: int) -> MemoryEngine:
+def open_bank(
+    cache_dir: Path, dataset: MultiHopSet, seed: int, device: str, tokens: int, router: Path | None = None
+) -> MemoryEngine:
     """The engine over a bank holding ``dataset`` and at least ``tokens`` memory tokens.
 
     The bank of a seed is kept under ``cache_dir`` and brought up to date: documents whose text changed
     are re-encoded, documents no longer in the set removed. When the set's documents hold fewer tokens
     than asked for, real-text documents without facts (the haystack's continuation) are added until they do.
+    ``router``: a router file to use instead of the one memsa ships (kept in the seed's folder, as a user's
+    own router is), so that measurements compare the same router.
     """
     settings = EngineSettings(data_dir=cache_dir / f"multihop-seed-{seed}", device=device)
+    if settings.router_dir.is_dir():  # a router pinned by an earlier run
+        shutil.rmtree(settings.router_dir)
+    if router is not None:
+        settings.router_dir.mkdir(parents=True)
+        pinned = settings.router_dir / router_file_name(RouterProjectors.load(router).spec.model_fingerprint)
+        shutil.copyfile(router, pinned)
     try:
         engine = MemoryEngine.open(settings)
     except BankMismatch:  # another model or router since the bank was cached: re-encode it from its text
@@ -186,16 +198,19 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3, help="interleave's round cap")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--router", type=Path, help="router file to measure (default: the shipped one)")
     parser.add_argument("--model-check", action="store_true",
                         help="also run interleave with the model's yes/no check after each round")
     parser.add_argument("--build-only", action="store_true", help="encode the bank and stop")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     dataset = build_set(args.tokens, args.chains, args.seed)
-    with open_bank(args.cache_dir.expanduser(), dataset, args.seed, args.device, args.tokens) as engine:
+    cache_dir = args.cache_dir.expanduser()
+    with open_bank(cache_dir, dataset, args.seed, args.device, args.tokens, args.router) as engine:
         stats = engine.status()
         print(f"memory: {stats.documents} documents, {stats.tokens:,} tokens; {len(dataset.chains)} chains "
-              f"({sum(chain.hops == 3 for chain in dataset.chains)} of 3 hops), seed {args.seed}, {args.device}")
+              f"({sum(chain.hops == 3 for chain in dataset.chains)} of 3 hops), seed {args.seed}, {args.device}; "
+              f"router {engine.router.fingerprint()[:12]} ({engine.router.spec.query_reduction})")
         if stats.tokens < args.tokens:
             print(f"warning: fewer memory tokens than --tokens {args.tokens}", file=sys.stderr)
         if args.build_only:

@@ -1,15 +1,16 @@
 """Rounds decided by the engine, for models not trained to name documents (the default SmolLM2).
 
-Per round, four decisions, each a small function:
+Per round, four decisions, each a small function. Measurements below are from the multi-hop set
+(``bench/bench_multihop.py``: 60 chains of 2-3 facts in 270 documents, 100K memory tokens, seed 0) with the
+shipped router (a learned weighted mean of the query's tokens: one routing vector per query).
 
 Which documents may be read (:func:`names_in`, :func:`mentions_any`). A question about someone names
 them, and a small frozen backbone's router ranks documents by what they are about rather than by whom
-they name: measured on the multi-hop set (``bench/bench_multihop.py``, 100K tokens, the first shipped
-router), the document stating "X's mentor is Y" was among those single-round answering shows for 18% of
-questions, behind other people's mentor facts. The engine reads the original text of a deeper candidate
-list (``InterleaveLimits.candidates``) and, when some of those documents name what the query names, keeps
-to them (the router's order still ranks them): that found the first hop for 85%. A question naming
-nothing is left to the router alone.
+they name: with the first shipped router, the document stating "X's mentor is Y" was among those
+single-round answering shows for 18% of questions, behind other people's mentor facts. The engine reads
+the original text of a deeper candidate list (``InterleaveLimits.candidates``) and, when some of those
+documents name what the query names, keeps to them (the router's order still ranks them): that found the
+first hop for 85% (98% with the current router). A question naming nothing is left to the router alone.
 
 How many documents to read (:func:`choose_documents`). Router scores mean something only against the
 bank: a document's *relative* score (its score minus the median over all documents) is compared with the
@@ -20,17 +21,27 @@ documents stand out from the background as a step in the sorted scores; the rule
 the largest step among the first ``max_documents + 1`` scores (the elbow), so one clear winner is read
 alone and a tie of two is read together.
 
-What to ask next (:func:`link_sentences`, :func:`follow_up_query`). A second hop is named only in the
-first hop's evidence ("A's manager is B"; then "B's office is in C"). The sentences of a read document that
-share names with the question (or the previous evidence) are the evidence; the next routing query is the
-question plus those sentences, so the router's max over query tokens can match the newly named entity.
+What to ask next (:func:`new_entities`, :func:`follow_up_query`). A second hop is named only in the first
+hop's evidence ("A's manager is B"; then "B's office is in C"). The sentences of a read document that share
+names with the query are the evidence; every entity they name that nothing before named gets a routing
+query of its own: the entity, then the words of the question the evidence has not used up ("B" + "in which
+city does … work?"; "A", "manager" and "is" were in the evidence). The router reduces a query to one
+vector, so appending the evidence to the question dilutes the new name among the question's words: routed
+on the question plus the evidence, the next hop's document was among the 64 candidates for 97% of hops but
+cleared the bar for only 45%; on the new entity and the unused question words it ranked first for 71%, in
+the top 3 for 99%, and cleared the bar for 97% (on the entity alone, for 100%, but ranked first for only
+41%: the document that named the entity, already read, outranks the one about it, and nothing in an
+entity-only query tells two documents about the same person apart). The relation words the question still
+holds are what tells them apart in a real archive, where a person is named in many notes. Several new
+entities (a sentence naming two people) are routed separately and their documents merged by relative
+score, so one query's strong match cannot hide another's.
 
-When to stop (:func:`new_entities`). A follow-up round is worth its time only when the latest evidence
-named something the query did not: otherwise routing again finds the same documents. And a document read
-in a follow-up round must mention one of those new names — it is the next link of the chain, not another
-document that merely resembles the question, which would distract the reader. So interleave stops when
-the evidence names nothing new, when no unread document clears the bar and mentions a new name, when the
-model says it has what it needs (optional, ``judge``), or at the round cap.
+When to stop. A follow-up round is worth its time only when the latest evidence named something new:
+otherwise routing again finds the same documents. And a document read in a follow-up round must mention
+the entity its query followed — it is the next link of the chain, not another document that merely
+resembles the question, which would distract the reader. So interleave stops when the evidence names
+nothing new, when no unread document clears the bar and mentions a new entity, when the model says it has
+what it needs (optional, ``judge``), or at the round cap.
 """
 
 from __future__ import annotations
@@ -44,6 +55,7 @@ from ..routing import RoutedDocument
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
 _NAME = re.compile(r"\b[A-Z][\w'’-]*\w|\b\w*\d\w*")
 _WORD = re.compile(r"[^\W_]{4,}")
+_QUESTION_WORD = re.compile(r"[^\W_][\w'’-]*")
 _POSSESSIVE = re.compile(r"['’]s?$")
 # Capitalised words that begin sentences or questions without naming anything.
 _NOT_NAMES = frozenset({
@@ -104,6 +116,20 @@ def choose_documents(
     return candidates[: min(best_cut, max_documents)]
 
 
+def merge_choices(choices: Iterable[Sequence[RoutedDocument]], max_documents: int) -> list[RoutedDocument]:
+    """Documents chosen by several queries of one round, each once, by relative score, at most ``max_documents``.
+
+    Relative scores (score minus the bank's median for that query) are what makes different queries'
+    rankings comparable; a document two queries chose keeps its better score.
+    """
+    best: dict[int, RoutedDocument] = {}
+    for chosen in choices:
+        for doc in chosen:
+            if doc.doc_id not in best or doc.relative_score > best[doc.doc_id].relative_score:
+                best[doc.doc_id] = doc
+    return sorted(best.values(), key=lambda doc: -doc.relative_score)[:max_documents]
+
+
 def sentences(text: str) -> list[Sentence]:
     """The sentences (or lines) of ``text`` with their character spans."""
     found = []
@@ -128,6 +154,29 @@ def names_in(text: str) -> set[str]:
     return found
 
 
+def entities_in(text: str) -> list[str]:
+    """Names as written, in order and each once: runs of adjacent name words ("Tomas Quell").
+
+    A possessive ends a run ("Velda Orrin's manager" names "Velda Orrin"), as does anything but spaces.
+    """
+    found: list[str] = []
+    run: list[str] = []
+    previous_end = -1
+    for match in _NAME.finditer(text):
+        word = match.group()
+        if _POSSESSIVE.sub("", word).lower() in _NOT_NAMES or len(word) < 2:
+            continue
+        joins = bool(run) and text[previous_end : match.start()].isspace() and not _POSSESSIVE.search(run[-1])
+        if run and not joins:
+            found.append(" ".join(run))
+            run = []
+        run.append(word)
+        previous_end = match.end()
+    if run:
+        found.append(" ".join(run))
+    return list(dict.fromkeys(_POSSESSIVE.sub("", entity) for entity in found))
+
+
 def link_sentences(text: str, query: str, most: int = 2) -> list[Sentence]:
     """The sentences of a read document that connect to the query: those naming what the query names.
 
@@ -146,12 +195,17 @@ def link_sentences(text: str, query: str, most: int = 2) -> list[Sentence]:
     return sorted((item[3] for item in ranked[:most]), key=lambda sentence: sentence.start)
 
 
-def new_entities(evidence: Iterable[Sentence], query: str) -> set[str]:
-    """Names the evidence mentions that the query does not."""
-    named: set[str] = set()
+def new_entities(evidence: Iterable[Sentence], known: Collection[str]) -> list[str]:
+    """Entities the evidence names that are not known yet: some word of theirs is not in ``known``.
+
+    Args:
+        evidence: the round's evidence sentences.
+        known: names already asked about or followed (lower-cased, as :func:`names_in` returns them).
+    """
+    found: list[str] = []
     for sentence in evidence:
-        named |= names_in(sentence.text)
-    return named - names_in(query)
+        found.extend(entity for entity in entities_in(sentence.text) if not names_in(entity) <= set(known))
+    return list(dict.fromkeys(found))
 
 
 def mentions_any(text: str, names: Collection[str]) -> bool:
@@ -159,6 +213,21 @@ def mentions_any(text: str, names: Collection[str]) -> bool:
     return bool(names_in(text) & set(names))
 
 
-def follow_up_query(question: str, evidence: Sequence[Sentence]) -> str:
-    """The next round's routing query: the question, then the latest evidence sentences."""
-    return " ".join([question, *(sentence.text for sentence in evidence)])
+def unused_words(question: str, evidence: Iterable[Sentence]) -> str:
+    """The question without the words the evidence has used (case-insensitive, possessives ignored).
+
+    "In which city does Velda Orrin's manager work?" after "Velda Orrin's manager is Tomas Quell." is
+    "In which city does work?": what is still to be found.
+    """
+    used = {_bare(word) for sentence in evidence for word in _QUESTION_WORD.findall(sentence.text)}
+    kept = [word for word in _QUESTION_WORD.findall(question) if _bare(word) not in used]
+    return " ".join(kept) + ("?" if question.rstrip().endswith("?") and kept else "")
+
+
+def _bare(word: str) -> str:
+    return _POSSESSIVE.sub("", word).lower()
+
+
+def follow_up_query(question: str, evidence: Iterable[Sentence], entity: str) -> str:
+    """The routing query that follows ``entity``: the entity, then the question's unused words."""
+    return f"{entity} {unused_words(question, evidence)}".strip()

@@ -23,6 +23,7 @@ from .evidence import (
     follow_up_query,
     link_sentences,
     mentions_any,
+    merge_choices,
     names_in,
     new_entities,
 )
@@ -31,7 +32,8 @@ from .machine import InterleaveLimits, InterleaveMachine, State
 
 @dataclass(frozen=True)
 class RoundStarted:
-    """A routing round began; ``query`` is what the router scores memory against."""
+    """A routing round began; ``query`` is what the router scores memory against (a follow-up round routes
+    one query per newly named entity: one per line)."""
 
     index: int
     query: str = ""
@@ -66,7 +68,8 @@ class RoundRecord:
 
     Attributes:
         index: 1-based round number.
-        query: the routing query (the question, then the latest evidence).
+        query: the routing query: the question, or per newly named entity (one per line) the entity and the
+            question's words the evidence has not used.
         documents: the documents read, best first, with their routing scores.
         citations: the excerpts of those documents shown to the model.
         outcome: what the engine decided after this round.
@@ -98,6 +101,15 @@ Fetch = Callable[[Sequence[int]], list[DocumentRecord]]
 Satisfied = Callable[[str, list[Citation]], bool]
 
 
+@dataclass(frozen=True)
+class _FollowUp:
+    """A newly named entity to follow: the names a document must mention and the query that routes to it."""
+
+    entity: str
+    names: frozenset[str]
+    query: str
+
+
 def run_rounds(
     question: str,
     *,
@@ -109,6 +121,9 @@ def run_rounds(
     satisfied: Satisfied | None = None,
 ) -> Generator[RoundEvent, None, InterleaveResult]:
     """Alternate routing and reading until the evidence is complete, nothing new is found, or the cap.
+
+    Round 1 routes the question; each later round routes one query per entity the previous round's evidence
+    newly named (see ``evidence``), and reads only documents that mention it.
 
     Args:
         question: the user's question.
@@ -123,47 +138,82 @@ def run_rounds(
         The rounds and the citations read, when the machine reaches ANSWERING.
     """
     machine = InterleaveMachine(limits)
-    index, query = machine.begin(), question
-    follow: set[str] | None = None  # names a follow-up round's documents must mention
-    asked_names = names_in(question)
+    index = machine.begin()
+    known = names_in(question)  # names asked about or already followed
+    follow_ups: list[_FollowUp] = []
+    used: list[Sentence] = []  # every evidence sentence so far: the question words they hold are answered
     records: list[RoundRecord] = []
     citations: list[Citation] = []
     ranking: list[RoutedDocument] = []
     while machine.state is State.ROUTING:
+        query = "\n".join(follow.query for follow in follow_ups) if follow_ups else question
         yield RoundStarted(index, query)
-        routed = route(query)
-        ranking = ranking or routed
-        eligible: set[int] | None
-        if follow is None:  # the first round prefers documents naming what the question names, if any do
-            naming = _mentioning(routed, asked_names, bar, machine.read, fetch) if asked_names else set()
-            eligible = naming or None
+        if not follow_ups:
+            ranking = route(question)
+            chosen = _first_round(ranking, known, bar, limits, machine.read, fetch)
+            linking = {doc.doc_id: question for doc in chosen}
         else:
-            eligible = _mentioning(routed, follow, bar, machine.read, fetch)
-        chosen = choose_documents(routed, bar, limits.max_documents, machine.read, eligible)
+            chosen, linking = _follow_round(follow_ups, route, bar, limits, machine.read, fetch)
         if not chosen:
             machine.found_nothing()
             records.append(RoundRecord(index, query, [], [], RoundOutcome.NOTHING_NEW))
             yield DocumentsRead(index, [], [])
             break
         machine.chose([doc.doc_id for doc in chosen])
-        read, evidence = _read(chosen, fetch, query, answer_config)
+        read, evidence = _read(chosen, fetch, linking, answer_config)
         citations.extend(read)
+        used.extend(evidence)
         yield DocumentsRead(index, chosen, read)
-        follow = new_entities(evidence, query)
-        outcome = _decide(follow, machine, satisfied, question, citations)
+        entities = new_entities(evidence, known)[: limits.max_documents]
+        follow_ups = [
+            _FollowUp(entity, frozenset(names_in(entity)), follow_up_query(question, used, entity))
+            for entity in entities
+        ]
+        known |= {name for follow in follow_ups for name in follow.names}
+        outcome = _decide(bool(follow_ups), machine, satisfied, question, citations)
         records.append(RoundRecord(index, query, chosen, read, outcome))
         if outcome is RoundOutcome.FOLLOW_UP:
-            index, query = machine.follow_up(), follow_up_query(question, evidence)
+            index = machine.follow_up()
         else:
             machine.enough()
     return InterleaveResult(records, citations, machine, ranking)
 
 
+def _first_round(
+    routed: Sequence[RoutedDocument], asked: set[str], bar: float, limits: InterleaveLimits, read: Sequence[int],
+    fetch: Fetch,
+) -> list[RoutedDocument]:
+    """Round 1 prefers documents naming what the question names, if any do; otherwise the router decides."""
+    naming = _mentioning(routed, asked, bar, read, fetch) if asked else set()
+    return choose_documents(routed, bar, limits.max_documents, read, naming or None)
+
+
+def _follow_round(
+    follow_ups: Sequence[_FollowUp], route: Route, bar: float, limits: InterleaveLimits, read: Sequence[int],
+    fetch: Fetch,
+) -> tuple[list[RoutedDocument], dict[int, str]]:
+    """Route each follow-up's query, choose among the documents mentioning its entity, merge the choices.
+
+    Returns:
+        The documents to read, and for each the query that chose it (its evidence is linked to that query).
+    """
+    choices: list[list[RoutedDocument]] = []
+    linking: dict[int, str] = {}
+    for follow in follow_ups:
+        routed = route(follow.query)
+        chosen = choose_documents(routed, bar, limits.max_documents, read,
+                                  _mentioning(routed, set(follow.names), bar, read, fetch))
+        choices.append(chosen)
+        for doc in chosen:
+            linking.setdefault(doc.doc_id, follow.query)
+    return merge_choices(choices, limits.max_documents), linking
+
+
 def _decide(
-    follow: set[str], machine: InterleaveMachine, satisfied: Satisfied | None, question: str,
+    anything_new: bool, machine: InterleaveMachine, satisfied: Satisfied | None, question: str,
     citations: list[Citation],
 ) -> RoundOutcome:
-    if not follow:
+    if not anything_new:
         return RoundOutcome.NOTHING_TO_FOLLOW
     if not machine.can_follow_up:
         return RoundOutcome.ROUND_CAP
@@ -181,14 +231,17 @@ def _mentioning(
 
 
 def _read(
-    chosen: Sequence[RoutedDocument], fetch: Fetch, query: str, config: AnswerConfig
+    chosen: Sequence[RoutedDocument], fetch: Fetch, linking: dict[int, str], config: AnswerConfig
 ) -> tuple[list[Citation], list[Sentence]]:
-    """Citations of the chosen documents, each centred on its evidence, and the evidence sentences."""
+    """Citations of the chosen documents, each centred on its evidence, and the evidence sentences.
+
+    ``linking``: document id -> the query that chose it; a document's evidence is what it shares with that query.
+    """
     records = {record.doc_id: record for record in fetch([doc.doc_id for doc in chosen])}
     evidence: list[Sentence] = []
     centred = []
     for doc in chosen:
-        linked = link_sentences(records[doc.doc_id].text, query)
+        linked = link_sentences(records[doc.doc_id].text, linking[doc.doc_id])
         evidence.extend(linked)
         chunk = _chunk_at(records[doc.doc_id], linked[0].start) if linked else doc.best_chunk
         centred.append(dataclasses.replace(doc, best_chunk=chunk))
