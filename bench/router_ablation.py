@@ -51,6 +51,7 @@ ROUNDS: dict[str, dict[str, object]] = {
     "2": {"query_reduction": "mean", "router_chunk_tokens": 8},
     "3": {"query_reduction": "mean", "router_chunk_tokens": 8, "n_heads": 8, "distill_weight": 0.3},
     "4": {"query_reduction": "weighted", "router_chunk_tokens": 8, "n_heads": 8},
+    "5": {"query_reduction": "weighted", "router_chunk_tokens": 8, "n_heads": 8},
 }
 AXES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
     "1": {
@@ -75,6 +76,11 @@ AXES: dict[str, dict[str, dict[str, dict[str, object]]]] = {
     },
     "4": {
         "query reduction": {"learned weighted mean": {}, "late interaction": {"query_reduction": "late"}},
+    },
+    "5": {
+        "late interaction": {"late, temperature 0.05": {"query_reduction": "late", "temperature": 0.05},
+                             "mixed (half pooled, half late)": {"query_reduction": "mixed"},
+                             "mixed, temperature 0.05": {"query_reduction": "mixed", "temperature": 0.05}},
     },
 }
 KEEP_LAYERS = (2, 4, 6, 8)

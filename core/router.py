@@ -20,9 +20,11 @@ from safetensors.torch import load_file, save_file
 
 from .errors import RouterUnavailable
 
-QUERY_REDUCTIONS = ("max", "mean", "weighted", "late")
+QUERY_REDUCTIONS = ("max", "mean", "weighted", "late", "mixed")
 # Reductions with learned per-token weights (a ``router_q_weight`` row per layer).
-WEIGHTED_REDUCTIONS = ("weighted", "late")
+WEIGHTED_REDUCTIONS = ("weighted", "late", "mixed")
+# Reductions that score a document by late interaction over its chunks, not by its best chunk.
+LATE_REDUCTIONS = ("late", "mixed")
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class RouterSpec:
             content words can outweigh function words); "late" (late interaction, as in ColBERT) scores a
             *document* by the sum over question tokens of the token's weight (as in "weighted") times its
             best cosine over the document's chunks, so each question word must be matched somewhere in the
-            document instead of the question being blurred into one vector.
+            document instead of the question being blurred into one vector; "mixed" scores a document by
+            half its "weighted" score (the pooled question's best chunk) plus half its "late" score.
     """
 
     layers: tuple[int, ...]
@@ -82,8 +85,8 @@ class LayerRouter(torch.nn.Module):
         self.register_buffer("input_std", torch.ones(hidden_size))
         self.router_q_proj = torch.nn.Linear(hidden_size, key_dim, bias=False)
         self.router_k_proj = torch.nn.Linear(hidden_size, key_dim, bias=False)
-        # Only "weighted" and "late" routers have it, so the other kinds keep their weights' names and
-        # fingerprint.
+        # Only routers that weight question tokens have it, so the other kinds keep their weights' names
+        # and fingerprint.
         self.router_q_weight = torch.nn.Linear(hidden_size, 1, bias=False) if token_weights else None
 
     def standardise(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -97,8 +100,8 @@ class RouterProjectors(torch.nn.Module):
     Scoring contract: ``score(chunk) = max_t <router_queries(h)[t], router_keys(h_chunk)>`` equals the MSA
     score (max over question tokens of the head-mean of per-head dot products, cosine if ``spec.cosine``),
     because the head-mean and the 1/H scale are folded into the query vectors; a document scores its best
-    chunk. For "late" routers a document instead scores ``sum_t max_c <router_queries(h)[t], key_c>`` over
-    its chunks c (see ``memsa.core.routing.late_document_scores``).
+    chunk. For "late" and "mixed" routers a document instead scores ``sum_t max_c <router_queries(h)[t],
+    key_c>`` over its chunks c (see ``memsa.core.routing.late_document_scores``).
     """
 
     def __init__(self, spec: RouterSpec) -> None:
@@ -117,15 +120,17 @@ class RouterProjectors(torch.nn.Module):
 
         For "late" each token's vector is scaled by its softmax weight (padding gets weight 0, so a zero
         vector). The weights are positive, so ``w_t * max_c <q_t, k_c> = max_c <w_t q_t, k_c>``: the late
-        score of a document is the sum over these vectors of their best dot product with its chunks.
+        score of a document is the sum over these vectors of their best dot product with its chunks. For
+        "mixed" the pooled "weighted" vector comes first, and every vector is halved, so the same sum is
+        half the pooled score plus half the late one.
 
         Args:
             hidden: [..., T, hidden] normed layer input of the question tokens.
             mask: [..., T] bool, the real tokens of padded rows (None: all are real).
 
         Returns:
-            [..., T, D_r] (or [..., 1, D_r] for "mean" and "weighted") float32, head-normalised if cosine,
-            scaled by 1/H so a dot product is a head-mean.
+            [..., T, D_r] ([..., 1, D_r] for "mean" and "weighted", [..., 1 + T, D_r] for "mixed") float32,
+            head-normalised if cosine, scaled by 1/H so a dot product is a head-mean.
         """
         module = self.layer(layer)
         standardised = module.standardise(hidden)
@@ -139,10 +144,12 @@ class RouterProjectors(torch.nn.Module):
         else:
             logits = module.router_q_weight(standardised).squeeze(-1).masked_fill(~real, float("-inf"))
             weights = torch.softmax(logits, dim=-1).nan_to_num(0.0)
+        tokens = self._per_head_normalise(queries) * (weights.unsqueeze(-1) / self.spec.n_heads)
         if reduction == "late":
-            return self._per_head_normalise(queries) * (weights.unsqueeze(-1) / self.spec.n_heads)
-        queries = (queries * weights.unsqueeze(-1)).sum(dim=-2, keepdim=True)
-        return self._per_head_normalise(queries) / self.spec.n_heads
+            return tokens
+        pooled = self._per_head_normalise((queries * weights.unsqueeze(-1)).sum(dim=-2, keepdim=True))
+        pooled = pooled / self.spec.n_heads
+        return pooled if reduction != "mixed" else torch.cat([pooled, tokens], dim=-2) / 2
 
     def router_keys(self, layer: int, pooled_hidden: torch.Tensor) -> torch.Tensor:
         """Chunk routing keys K̄ᴿ from chunk-mean hidden states.

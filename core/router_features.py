@@ -16,7 +16,7 @@ import torch
 from .decoder import Decoder
 from .encoding import length_batches
 from .pooling import chunk_mean
-from .router import RouterProjectors
+from .router import LATE_REDUCTIONS, RouterProjectors
 
 
 @dataclass
@@ -152,20 +152,19 @@ def score_block(router: RouterProjectors, layer: int, queries: QueryStates, pass
 
     Returns:
         [Nq, Np] float32: the max over query vectors and passage chunks of the head-mean dot product, or
-        for "late" routers the sum over query vectors of their max over the passage's chunks.
+        for "late" and "mixed" routers the sum over query vectors of their max over the passage's chunks.
     """
     reduction = router.spec.query_reduction
     query_vectors = router.router_queries(layer, queries.states[layer].float(), queries.mask)
-    query_mask = queries.mask if reduction in ("max", "late") else queries.mask.any(dim=1, keepdim=True)
     key_vectors = router.router_keys(layer, passages.states[layer].float())
     nq, tq, dim = query_vectors.shape
     npass, chunks, _ = key_vectors.shape
     similarity = (query_vectors.reshape(nq * tq, dim) @ key_vectors.reshape(npass * chunks, dim).T)
     similarity = similarity.view(nq, tq, npass, chunks)
-    if reduction == "late":
-        # Padded query tokens are zero vectors (weight 0), so they add 0 to every passage.
-        best = similarity.masked_fill(~passages.mask[None, None, :, :], float("-inf")).amax(dim=3)
-        return best.masked_fill(~query_mask[:, :, None], 0.0).sum(dim=1)
+    if reduction in LATE_REDUCTIONS:
+        # Padded query tokens are zero vectors (weight 0), so their best chunk adds exactly 0.
+        return similarity.masked_fill(~passages.mask[None, None, :, :], float("-inf")).amax(dim=3).sum(dim=1)
+    query_mask = queries.mask if reduction == "max" else queries.mask.any(dim=1, keepdim=True)
     mask = query_mask[:, :, None, None] & passages.mask[None, None, :, :]
     return similarity.masked_fill(~mask, float("-inf")).amax(dim=(1, 3))
 

@@ -6,8 +6,8 @@ trained with the same cosine InfoNCE objective and temperature, so its scores sh
 averaged; the mean (unlike the max) rewards documents that several layers agree on, which suppresses a
 single layer's false positive, and restricting to per-layer top-k keeps MSA's per-layer selection.
 
-A layer scores a document by its best chunk (MSA), or, for "late" routers, by late interaction: the sum
-over the question's weighted token vectors of each one's best chunk in the document.
+A layer scores a document by its best chunk (MSA), or, for "late" and "mixed" routers, by late
+interaction: the sum over the question's weighted vectors of each one's best chunk in the document.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from memsa.kernels.maxsim import maxsim_scores
 
 from .decoder import Decoder
 from .memory.records import RouterKeyMatrix
-from .router import RouterProjectors
+from .router import LATE_REDUCTIONS, RouterProjectors
 
 
 @dataclass(frozen=True)
@@ -72,15 +72,17 @@ def document_scores(chunk_scores: torch.Tensor, doc_ids: torch.Tensor, n_slots: 
 
 
 def late_document_scores(queries: torch.Tensor, keys: torch.Tensor, doc_ids: torch.Tensor, n_slots: int,
-                         block_rows: int = 16384) -> torch.Tensor:
+                         block_rows: int = 1 << 18) -> torch.Tensor:
     """Late-interaction scores, ``score[d] = sum_t max_{c in d} <queries[t], keys[c]>``, streamed over keys.
 
-    Only a [block_rows, Tq] similarity block and the [n_slots, Tq] per-document maxima exist at once. A
-    document's chunk rows usually lie together, so each block is first reduced over its runs of equal doc
-    ids (a segment max) and only the runs' maxima are scattered into the per-document table.
+    Only a [block_rows, Tq] similarity block (9 MiB for 18 question vectors) and the [n_slots, Tq]
+    per-document maxima exist at once. A document's rows lie together in a bank, so each block is
+    reduced over its runs of equal doc ids (a segment max); when those runs name distinct, ascending
+    documents (rows in document order) their maxima merge by a plain gather and write, else by a
+    scatter, which is exact for any order but several times slower on CPU.
 
     Args:
-        queries: [Tq, D] weighted question-token vectors (``RouterProjectors.router_queries``).
+        queries: [Tq, D] weighted question vectors (``RouterProjectors.router_queries``).
         keys: [C, D] router keys; doc_ids: [C] int64 document of each key row.
         n_slots: one more than the largest doc id.
 
@@ -94,16 +96,24 @@ def late_document_scores(queries: torch.Tensor, keys: torch.Tensor, doc_ids: tor
         run_docs, run_lengths = torch.unique_consecutive(doc_ids[start:start + similarity.shape[0]],
                                                          return_counts=True)
         run_best = torch.segment_reduce(similarity, "max", lengths=run_lengths, axis=0)  # [runs, Tq]
-        per_token.scatter_reduce_(0, run_docs.view(-1, 1).expand_as(run_best), run_best, reduce="amax")
+        if bool((run_docs[1:] > run_docs[:-1]).all()):
+            per_token[run_docs] = torch.maximum(per_token[run_docs], run_best)
+        else:
+            per_token.scatter_reduce_(0, run_docs.view(-1, 1).expand_as(run_best), run_best, reduce="amax")
     return per_token.sum(dim=1)
 
 
-def layer_document_scores(router: RouterProjectors, layer: int, states: torch.Tensor, matrix: RouterKeyMatrix,
+def layer_document_scores(router: RouterProjectors, queries: torch.Tensor, matrix: RouterKeyMatrix,
                           n_slots: int) -> torch.Tensor:
-    """One router layer's document scores [n_slots] (-inf for ids without chunks) for question
-    ``states: [Tq, hidden]``: the best chunk's max-sim, or the late-interaction score for "late" routers."""
-    queries = router.router_queries(layer, states).to(matrix.keys.device)
-    if router.spec.query_reduction == "late":
+    """One router layer's document scores [n_slots] (-inf for ids without chunks).
+
+    Args:
+        queries: [Tq', D_r] the layer's ``router.router_queries`` of the question.
+
+    Returns:
+        the best chunk's max-sim, or the late-interaction score for "late" and "mixed" routers.
+    """
+    if router.spec.query_reduction in LATE_REDUCTIONS:
         return late_document_scores(queries, matrix.keys, matrix.doc_ids, n_slots)
     return document_scores(maxsim_scores(queries, matrix.keys), matrix.doc_ids, n_slots)
 
@@ -134,8 +144,9 @@ def route(
     if any(matrix.keys.shape[0] == 0 for matrix in matrices.values()):
         return []
     n_slots = int(max(int(matrix.doc_ids.max()) for matrix in matrices.values())) + 1
-    per_layer = {layer: layer_document_scores(router, layer, states[layer], matrices[layer], n_slots)
-                 for layer in layers}
+    queries = {layer: router.router_queries(layer, states[layer]).to(matrices[layer].keys.device)
+               for layer in layers}
+    per_layer = {layer: layer_document_scores(router, queries[layer], matrices[layer], n_slots) for layer in layers}
     candidates: set[int] = set()
     for layer in layers:
         k = min(top_k, int(torch.isfinite(per_layer[layer]).sum()))
@@ -143,33 +154,43 @@ def route(
     ranked = sorted(candidates, key=lambda doc: -sum(float(per_layer[layer][doc]) for layer in layers))
     combined = torch.stack([per_layer[layer] for layer in layers]).mean(dim=0)
     background = float(combined[torch.isfinite(combined)].median())
-    routed = []
-    for doc_id in ranked[:top_k]:
-        layer_scores = {layer: float(per_layer[layer][doc_id]) for layer in layers}
-        best_layer = max(layer_scores, key=layer_scores.__getitem__)
-        score = sum(layer_scores.values()) / len(layers)
-        routed.append(
-            RoutedDocument(
-                doc_id=doc_id,
-                score=score,
-                layer_scores=layer_scores,
-                best_chunk=_best_chunk(router, best_layer, states[best_layer], matrices[best_layer], doc_id),
-                relative_score=score - background,
-            )
+    chosen = ranked[:top_k]
+    layer_scores = {doc_id: {layer: float(per_layer[layer][doc_id]) for layer in layers} for doc_id in chosen}
+    best_layers = {doc_id: max(scores, key=scores.__getitem__) for doc_id, scores in layer_scores.items()}
+    best_chunks = _best_chunks(router, queries, matrices, best_layers)
+    return [
+        RoutedDocument(
+            doc_id=doc_id,
+            score=sum(layer_scores[doc_id].values()) / len(layers),
+            layer_scores=layer_scores[doc_id],
+            best_chunk=best_chunks[doc_id],
+            relative_score=sum(layer_scores[doc_id].values()) / len(layers) - background,
         )
-    return routed
+        for doc_id in chosen
+    ]
 
 
-def _best_chunk(router: RouterProjectors, layer: int, states: torch.Tensor, matrix: RouterKeyMatrix,
-                doc_id: int) -> int:
-    """Chunk index of the document's best chunk in ``layer``: by max-sim, or for "late" routers by the
-    sum of the weighted token vectors (the chunk that matches the question as a whole best)."""
-    rows = (matrix.doc_ids == doc_id).nonzero().flatten()
-    queries = router.router_queries(layer, states).to(matrix.keys.device)
-    if router.spec.query_reduction == "late":
-        queries = queries.sum(dim=0, keepdim=True)
-    chunk_scores = (matrix.keys[rows].float() @ queries.T).amax(dim=1)
-    return int(matrix.chunk_index[rows[chunk_scores.argmax()]])
+def _best_chunks(router: RouterProjectors, queries: dict[int, torch.Tensor], matrices: dict[int, RouterKeyMatrix],
+                 best_layers: dict[int, int]) -> dict[int, int]:
+    """doc id -> chunk index of its best chunk in its best layer: by max-sim, or for late interaction by
+    the sum of the question vectors (the chunk that matches the question as a whole best).
+
+    One pass over each layer's doc ids finds the rows of all the documents that layer serves.
+    """
+    found: dict[int, int] = {}
+    for layer in set(best_layers.values()):
+        docs = torch.tensor([doc for doc, best in best_layers.items() if best == layer],
+                            device=matrices[layer].doc_ids.device)
+        matrix = matrices[layer]
+        rows = torch.isin(matrix.doc_ids, docs).nonzero().flatten()
+        layer_queries = queries[layer]
+        if router.spec.query_reduction in LATE_REDUCTIONS:
+            layer_queries = layer_queries.sum(dim=0, keepdim=True)
+        chunk_scores = (matrix.keys[rows].float() @ layer_queries.T).amax(dim=1)
+        for doc in docs.tolist():
+            own = rows[matrix.doc_ids[rows] == doc]
+            found[doc] = int(matrix.chunk_index[own[chunk_scores[matrix.doc_ids[rows] == doc].argmax()]])
+    return found
 
 
 @torch.inference_mode()
@@ -193,7 +214,7 @@ def route_reference(
         k_heads = matrix.keys.view(-1, spec.n_heads, spec.head_dim)
         full = torch.einsum("thd,chd->tch", q_heads, k_heads).mean(dim=2)  # [Tq, C, H] -> head-mean
         scores: dict[int, float] = {}
-        if spec.query_reduction == "late":
+        if spec.query_reduction in LATE_REDUCTIONS:
             for doc in set(matrix.doc_ids.tolist()):
                 rows = (matrix.doc_ids == doc).nonzero().flatten()
                 scores[doc] = float(sum(float(full[token, rows].max()) for token in range(full.shape[0])))

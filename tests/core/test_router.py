@@ -121,3 +121,19 @@ def test_late_reduction_keeps_every_token_scaled_by_its_weight() -> None:
     heads = torch.nn.functional.normalize(module.router_q_proj(standardised).view(5, 2, 4), dim=-1)
     torch.testing.assert_close(queries[0], heads.view(5, 8) * weights[:, None] / 2)
     assert "per_layer.1.router_q_weight.weight" in late.state_dict()
+
+
+def test_mixed_reduction_is_half_the_pooled_vector_and_half_the_late_tokens() -> None:
+    spec = _router().spec
+    kinds = {kind: RouterProjectors(RouterSpec(**{**spec.__dict__, "query_reduction": kind}))
+             for kind in ("weighted", "late", "mixed")}
+    with torch.no_grad():
+        kinds["weighted"].layer(1).router_q_weight.weight.normal_()  # type: ignore[union-attr]
+    for kind in ("late", "mixed"):
+        kinds[kind].load_state_dict(kinds["weighted"].state_dict())
+    hidden = torch.randn(3, 6, 16)
+    mask = torch.tensor([[True] * 6, [True] * 4 + [False] * 2, [True] + [False] * 5])
+    mixed = kinds["mixed"].router_queries(1, hidden, mask)
+    assert mixed.shape == (3, 7, 8)
+    torch.testing.assert_close(mixed[:, :1], kinds["weighted"].router_queries(1, hidden, mask) / 2)
+    torch.testing.assert_close(mixed[:, 1:], kinds["late"].router_queries(1, hidden, mask) / 2)

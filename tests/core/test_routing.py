@@ -35,7 +35,7 @@ def _bank(router: RouterProjectors, n_docs: int, seed: int) -> dict[int, RouterK
     return matrices
 
 
-@pytest.mark.parametrize("reduction", ["max", "weighted", "late"])
+@pytest.mark.parametrize("reduction", ["max", "weighted", "late", "mixed"])
 @pytest.mark.parametrize("cosine", [True, False])
 @pytest.mark.parametrize("n_docs,top_k", [(1, 1), (7, 3), (60, 16), (200, 5)])
 def test_route_matches_brute_force(cosine: bool, n_docs: int, top_k: int, reduction: str) -> None:
