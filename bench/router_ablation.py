@@ -323,9 +323,11 @@ def print_results(path: Path) -> None:
             print_row(row)
         if "winners" in part:
             print(f"winners: {part['winners']}" + (f", layers kept: {part['keep']}" if part.get("keep") else ""))
-    harness = recorded["harness"]
-    print(f"\nmemsa eval: {harness['command']}\n{harness['note']}")
-    print("\n".join(harness["lines"]))
+    for name, title in (("harness", "memsa eval"), ("routing", "routing time")):
+        if name in recorded:
+            part = recorded[name]
+            print(f"\n{title}: {part['command']}\n{part['note']}")
+            print("\n".join(part["lines"]))
 
 
 def main() -> None:
