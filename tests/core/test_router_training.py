@@ -31,7 +31,7 @@ def _training_set(n: int, seed: int) -> TrainingSet:
     return training
 
 
-@pytest.mark.parametrize("reduction", ["max", "mean", "weighted", "late"])
+@pytest.mark.parametrize("reduction", ["max", "mean", "weighted", "mixed"])
 def test_training_beats_chance_and_records_its_recipe(tiny_llama: TinyModel, reduction: str) -> None:
     model = AutoModelForCausalLM.from_pretrained(tiny_llama.path).eval()
     tokenizer = AutoTokenizer.from_pretrained(tiny_llama.path)
