@@ -177,7 +177,7 @@ class RouterProjectors(torch.nn.Module):
         digest = hashlib.sha256(json.dumps(_spec_geometry(self.spec), sort_keys=True).encode())
         for name, tensor in sorted(self.state_dict().items()):
             digest.update(name.encode())
-            digest.update(tensor.detach().float().contiguous().numpy().tobytes())
+            digest.update(tensor.detach().float().cpu().contiguous().numpy().tobytes())
         return digest.hexdigest()
 
     def save(self, path: Path) -> None:
