@@ -25,6 +25,7 @@ from .encoding import encode_documents
 from .generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
 from .interleave.judge import SufficiencyJudge
 from .interleave.rounds import DocumentsRead, InterleaveResult, RoundEvent, RoundRecord, RoundStarted, run_rounds
+from .lexical import fuse, lexical_ranking
 from .memory.bank import MemoryBank
 from .memory.records import BankIdentity, BankStats, NewDocument, SourceInfo
 from .models import LoadedModel, load_model, resolve_model
@@ -208,9 +209,12 @@ class MemoryEngine:
         return self.bank.stats()
 
     def retrieve(self, question: str, top_k: int | None = None) -> list[RoutedDocument]:
-        """Stage 2 only: the ranked documents for a question."""
+        """Stage 2 only: the ranked documents for a question, the router's ranking with the exact-words
+        index's fused in (``lexical.py``: scores and relative scores, and so the abstention bar, are fused)."""
         states = question_states(self.decoder, self.loaded.tokenizer, question, self.router.spec.layers)
-        return route(self.router, states, self.bank.router_keys, top_k or self.settings.top_k)
+        depth = top_k or self.settings.top_k
+        routed = route(self.router, states, self.bank.router_keys, depth)
+        return fuse(routed, lexical_ranking(self.bank.lexical_matches, question), depth)
 
     def interleave(
         self, question: str, top_k: int | None = None, rounds: int | None = None

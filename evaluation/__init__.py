@@ -11,10 +11,11 @@ for 10M+. To evaluate the identical sets elsewhere (a GPU machine without these 
 with ``--save-benchmarks DIR`` and evaluate them there with ``--benchmark DIR/<name>.json.gz``.
 
 What is measured, on identical documents and k (default 16): document recall@1/5/16 of every router
-layer alone, of the combined ranking (``memsa.core.routing.route``), of BM25, of dense all-MiniLM-L6-v2
-and of their reciprocal-rank fusion; per needle family; the router's abstention precision/recall on
-absent facts; encoding and query times; with ``--answers N``, exact match / F1 of answers from memsa's
-evidence, from the gold document and from no memory (control).
+layer alone, of the router's combined ranking (``memsa.core.routing.route``, "memsa router"), of the
+product's ranking (that one fused with the bank's exact-words index by ``memsa.core.lexical``, "memsa"),
+of BM25, of dense all-MiniLM-L6-v2 and of their reciprocal-rank fusion; per needle family; the router's
+abstention precision/recall on absent facts; encoding and query times; with ``--answers N``, exact
+match / F1 of answers from memsa's evidence, from the gold document and from no memory (control).
 
 Data kept apart from router training (see ``text_sources`` and ``needles``): haystack background text is
 manual pages and standard-library *function/class* docstrings; training reads ``pydoc_data.topics``,
@@ -37,6 +38,9 @@ A router over an uncached layer needs ``--cache-layers`` and one re-encoding. Fr
     benchmark = build_haystack(HaystackRecipe(65536, seed=0), count_tokens)   # or datasets.load_squad(...)
     result = evaluate(benchmark, loaded_model, [NamedRouter("new", router)], EvalSettings(cache_dir=...))
     result.retrieval["new"]["reworded"].recall[5]
+
+``python -m memsa.evaluation.fusion_tuning`` chooses the exact-words fusion weight on sets kept apart
+from the reported ones (SQuAD's first half of articles, haystacks with the "dev" needle templates).
 
 ``router_system.run_router(router, cached_inputs, queries, top_k)`` scores one router from
 ``runner.encode_benchmark``'s cached inputs alone (no model, no baselines): the inner loop of an ablation.

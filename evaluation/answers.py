@@ -1,8 +1,8 @@
 """Answer quality: the model answers from memsa's evidence, from the gold document, and from no memory.
 
-The memsa condition is the product's own path (routing, the abstention bar, evidence choice and excerpts
-from ``memsa.core.answering``); "gold document" bounds what the reader can do with perfect retrieval;
-"no memory" is the control that shows what the model knows without any.
+The memsa condition is the product's own path (routing fused with the exact-words index, the abstention
+bar, evidence choice and excerpts from ``memsa.core.answering``); "gold document" bounds what the reader
+can do with perfect retrieval; "no memory" is the control that shows what the model knows without any.
 """
 
 from __future__ import annotations
@@ -16,11 +16,13 @@ import numpy as np
 from memsa.core.answering import NOT_FOUND, AnswerConfig, Citation, build_citations, build_messages, choose_evidence
 from memsa.core.encoding import chunk_char_spans, tokenize_document
 from memsa.core.generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
+from memsa.core.lexical import fuse, lexical_ranking
 from memsa.core.memory.records import DocumentRecord
 from memsa.core.models import LoadedModel
 from memsa.core.routing import route
 
 from .benchmark import Document, Query
+from .lexical_system import exact_words_index
 from .metrics import contains_answer, exact_match, f1
 from .router_system import question_states, router_key_matrices
 from .runner import BenchmarkResult, EvalSettings, NamedRouter
@@ -72,9 +74,12 @@ def evaluate_answers(result: BenchmarkResult, loaded: LoadedModel, named: NamedR
     generator = make_generator(loaded, settings.device)
     config = AnswerConfig(max_new_tokens=settings.max_new_tokens)
     answers: dict[str, list[tuple[Query, str, bool]]] = {condition: [] for condition in CONDITIONS}
+    with exact_words_index(benchmark.documents) as matches:
+        hits = {index: lexical_ranking(matches, benchmark.queries[index].question) for index in chosen}
     for index in chosen:
         query = benchmark.queries[index]
-        routed = route(router, all_states[index], matrices.__getitem__, eval_settings.top_k)
+        routed = fuse(route(router, all_states[index], matrices.__getitem__, eval_settings.top_k), hits[index],
+                      eval_settings.top_k)
         evidence = choose_evidence(routed, router.spec.abstain_below, config)
         records = {doc.doc_id: _record(benchmark.documents[doc.doc_id], loaded.tokenizer,
                                        router.spec.router_chunk_tokens) for doc in evidence}

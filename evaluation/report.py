@@ -101,7 +101,9 @@ def markdown(results: Sequence[BenchmarkResult], context: dict[str, Any]) -> str
                 answered = by_family["all"]
                 lines.append(f"| {condition} | {answered['questions']:.0f} | {answered['exact_match']:.3f} | "
                              f"{answered['f1']:.3f} | {answered['contains']:.3f} | {answered['abstained']:.3f} |")
-    lines += ["", "R@k: share of gold documents in a system's top k (absent-fact questions excluded). "
+    lines += ["", "memsa: the product's ranking, the router's fused with the exact-words index (memsa.core.lexical); "
+              "memsa router: the router alone; memsa layer N: one router layer alone.",
+              "R@k: share of gold documents in a system's top k (absent-fact questions excluded). "
               "current>stale: share of updated facts whose current document ranks above the stale one. "
               "abstain P/R: precision and recall of the router's abstention on absent facts. index tok/s: "
               "memory tokens per second to encode (memsa: as recorded when the cache was filled) or index. "

@@ -1,5 +1,7 @@
-"""The memsa router as an evaluated system: each router layer alone, and the combined ranking of
-``memsa.core.routing.route``, scored from cached router-layer inputs (no model run)."""
+"""The memsa router as an evaluated system, scored from cached router-layer inputs (no model run): each
+router layer alone, the router's combined ranking (``memsa.core.routing.route``), and the product's
+ranking, that one fused with the exact-words index (``memsa.core.lexical``), as ``MemoryEngine.retrieve``
+does."""
 
 from __future__ import annotations
 
@@ -10,9 +12,10 @@ from dataclasses import dataclass
 import torch
 
 from memsa.core.errors import InvalidInput
+from memsa.core.lexical import DEFAULT_FUSION, FusionConfig, Matches, fuse, lexical_ranking
 from memsa.core.memory.records import RouterKeyMatrix
 from memsa.core.router import RouterProjectors
-from memsa.core.routing import document_scores, route
+from memsa.core.routing import RoutedDocument, document_scores, route
 from memsa.kernels.maxsim import maxsim_scores
 
 from .benchmark import Query, SystemRun
@@ -101,10 +104,12 @@ def question_states(inputs: CachedInputs, layers: Sequence[int], device: str) ->
 
 @torch.inference_mode()
 def run_router(router: RouterProjectors, inputs: CachedInputs, queries: Sequence[Query], top_k: int,
-               device: str = "cpu") -> list[SystemRun]:
-    """Rank documents for every query: one run per router layer, then the combined ``route`` ranking.
+               device: str = "cpu", matches: Matches | None = None,
+               fusion: FusionConfig = DEFAULT_FUSION) -> list[SystemRun]:
+    """Rank documents for every query: one run per router layer, the combined ``route`` ranking ("memsa
+    router"), and, given the benchmark's exact-words index ``matches``, the product's fused ranking ("memsa").
 
-    The combined run abstains on a query when its best document's relative score is under the router's
+    The combined runs abstain on a query when its best document's relative score is under the router's
     abstention bar (what the engine does before asking the model).
     """
     router = router.to(device)
@@ -125,16 +130,33 @@ def run_router(router: RouterProjectors, inputs: CachedInputs, queries: Sequence
             elapsed += time.perf_counter() - began
         runs.append(SystemRun(f"memsa layer {layer}", rankings, index_seconds=index_seconds,
                               index_tokens=index_tokens, query_ms=_mean_ms(elapsed, question_seconds)))
-    rankings, abstained, elapsed = {}, {}, 0.0
-    for query, state in zip(queries, states, strict=True):
+    routed_lists, elapsed = [], 0.0
+    for state in states:
         began = time.perf_counter()
-        routed = route(router, state, matrices.__getitem__, top_k)
+        routed_lists.append(route(router, state, matrices.__getitem__, top_k))
         elapsed += time.perf_counter() - began
-        rankings[query.qid] = [document.doc_id for document in routed]
-        abstained[query.qid] = not routed or routed[0].relative_score < router.spec.abstain_below
-    runs.append(SystemRun("memsa", rankings, abstained=abstained, index_seconds=index_seconds,
-                          index_tokens=index_tokens, query_ms=_mean_ms(elapsed, question_seconds)))
+    runs.append(_combined_run("memsa router", router, queries, routed_lists, index_seconds, index_tokens,
+                              _mean_ms(elapsed, question_seconds)))
+    if matches is not None:
+        fused_lists = []
+        began = time.perf_counter()
+        for query, routed in zip(queries, routed_lists, strict=True):
+            fused_lists.append(fuse(routed, lexical_ranking(matches, query.question, fusion.depth), top_k, fusion))
+        elapsed += time.perf_counter() - began
+        runs.append(_combined_run("memsa", router, queries, fused_lists, index_seconds, index_tokens,
+                                  _mean_ms(elapsed, question_seconds)))
     return runs
+
+
+def _combined_run(name: str, router: RouterProjectors, queries: Sequence[Query],
+                  ranked: Sequence[Sequence[RoutedDocument]], index_seconds: float, index_tokens: int,
+                  query_ms: float) -> SystemRun:
+    """A ranking per query, abstaining where the best document is under the router's bar."""
+    rankings = {query.qid: [doc.doc_id for doc in docs] for query, docs in zip(queries, ranked, strict=True)}
+    abstained = {query.qid: not docs or docs[0].relative_score < router.spec.abstain_below
+                 for query, docs in zip(queries, ranked, strict=True)}
+    return SystemRun(name, rankings, abstained=abstained, index_seconds=index_seconds, index_tokens=index_tokens,
+                     query_ms=query_ms)
 
 
 def _mean_ms(routing_seconds: float, question_seconds: list[float]) -> float:

@@ -20,6 +20,7 @@ from memsa.core.router import RouterProjectors
 from .baselines import run_baselines
 from .benchmark import Benchmark, SystemRun
 from .encoding import StateSpec, encode_missing, state_store_for
+from .lexical_system import exact_words_index
 from .metrics import RECALL_AT, AbstentionScores, RetrievalScores, abstention_scores, retrieval_scores
 from .router_system import CachedInputs, run_router
 from .state_store import text_key
@@ -139,9 +140,11 @@ def evaluate(benchmark: Benchmark, loaded: LoadedModel, routers: Sequence[NamedR
     spec = state_spec(loaded, routers, settings)
     inputs, encoded = encode_benchmark(loaded, spec, benchmark, settings)
     runs: list[SystemRun] = []
-    for named in routers:
-        for run in run_router(named.router, inputs, benchmark.queries, settings.top_k, settings.device):
-            runs.append(replace(run, system=run.system.replace("memsa", named.name, 1)))
+    with exact_words_index(benchmark.documents) as matches:
+        for named in routers:
+            for run in run_router(named.router, inputs, benchmark.queries, settings.top_k, settings.device,
+                                  matches):
+                runs.append(replace(run, system=run.system.replace("memsa", named.name, 1)))
     size = int(sum(inputs.documents.index[key].n_tokens for key in inputs.document_keys))
     runs += run_baselines(benchmark.documents, benchmark.queries, settings.top_k, settings.cache_dir,
                           settings.device, size, dense=settings.dense)

@@ -90,7 +90,7 @@ def _routed(*scores: float, median: float = 0.0) -> list[RoutedDocument]:
 def test_fusion_adds_a_bonus_scaled_by_the_routers_lead() -> None:
     routed = _routed(0.9, 0.85, 0.5, median=0.4)  # lead 0.5 over the median; candidate spread 0.4
     hits = [LexicalHit(2, 8.0), LexicalHit(1, 2.0)]
-    fused = fuse(routed, hits, 3, FusionConfig(weight=0.5, scale="lead"))
+    fused = fuse(routed, hits, 3, FusionConfig(weight=0.5))
     assert [doc.doc_id for doc in fused] == [1, 0, 2]
     by_id = {doc.doc_id: doc for doc in fused}
     assert by_id[2].score == pytest.approx(0.5 + 0.5 * 0.5)
@@ -98,10 +98,8 @@ def test_fusion_adds_a_bonus_scaled_by_the_routers_lead() -> None:
     assert by_id[1].relative_score == pytest.approx(by_id[1].score - 0.4)  # the same median
     assert by_id[0] == routed[0]  # no exact words: unchanged
     assert by_id[1].layer_scores == {1: 0.85} and by_id[1].best_chunk == 3  # the router's own
-    # Spread scaling, weight 1: the best exact-words document is brought level with the router's best.
-    spread = fuse(routed, hits, 3, FusionConfig(weight=1.0, scale="spread"))
-    assert [doc.doc_id for doc in spread] == [1, 0, 2]  # 0.95, then 0.9 and 0.9 in the router's order
-    assert spread[2].score == pytest.approx(0.9)
+    stronger = fuse(routed, hits, 3, FusionConfig(weight=1.0))  # 0.5 + 0.5 = 1.0 > 0.85 + 0.125 > 0.9
+    assert [doc.doc_id for doc in stronger] == [2, 1, 0]
 
 
 def test_fusion_adds_documents_only_the_exact_words_found() -> None:
@@ -119,7 +117,7 @@ def test_fusion_keeps_the_routers_ranking_when_it_has_nothing_to_add() -> None:
     assert fuse(routed, [LexicalHit(2, 5.0)], 3, FusionConfig(weight=0.0)) == routed
     assert fuse([], [LexicalHit(2, 5.0)], 3) == []
     flat = _routed(0.3, 0.2, median=0.35)  # nothing stands out from the bank: no lead, no bonus
-    assert fuse(flat, [LexicalHit(1, 5.0)], 2, FusionConfig(scale="lead")) == flat
+    assert fuse(flat, [LexicalHit(1, 5.0)], 2) == flat
 
 
 def test_fusion_never_lifts_past_the_bound_the_abstention_bar_relies_on() -> None:
@@ -131,6 +129,6 @@ def test_fusion_never_lifts_past_the_bound_the_abstention_bar_relies_on() -> Non
 
 
 def test_fusion_config_is_checked() -> None:
-    for bad in ({"weight": -0.1}, {"weight": float("nan")}, {"depth": 0}, {"scale": "max"}):
+    for bad in ({"weight": -0.1}, {"weight": float("nan")}, {"depth": 0}):
         with pytest.raises(InvalidInput):
             FusionConfig(**bad)  # type: ignore[arg-type]

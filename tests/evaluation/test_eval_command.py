@@ -29,7 +29,7 @@ def test_eval_writes_a_report_and_reuses_its_cache(tiny_llama: TinyModel, data_d
     small, large = report["benchmarks"]
     assert small["name"] == "haystack-1500" and large["name"] == "haystack-3000"
     assert small["size_tokens"] >= 1500 and large["documents"] > small["documents"]
-    assert set(small["systems"]) == {"memsa layer 1", "memsa layer 3", "memsa", "bm25"}
+    assert set(small["systems"]) == {"memsa layer 1", "memsa layer 3", "memsa router", "memsa", "bm25"}
     assert small["queries_by_family"] == {"exact": 2, "lookalike": 2, "reworded": 2, "updated": 1, "absent": 2,
                                           "multihop": 1}
     for system in small["systems"].values():

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from memsa.core.engine import DocumentText, MemoryEngine
+from memsa.core.lexical import fuse, lexical_ranking
 from memsa.core.memory.records import SourceInfo
 from memsa.core.models import load_model, resolve_model
 from memsa.core.pooling import chunk_mean
@@ -17,6 +18,7 @@ from memsa.core.router import RouterProjectors
 from memsa.core.routing import route
 from memsa.core.settings import EngineSettings
 from memsa.evaluation.benchmark import Benchmark, Document, Query
+from memsa.evaluation.lexical_system import exact_words_index
 from memsa.evaluation.router_system import question_states, regroup, router_key_matrices, run_router
 from memsa.evaluation.runner import EvalSettings, NamedRouter, encode_benchmark, state_spec
 from memsa.evaluation.state_store import EncodedText, StateStore
@@ -82,8 +84,12 @@ def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
     assert encoded > 0
     matrices = router_key_matrices(router, inputs, "cpu")
     states = question_states(inputs, router.spec.layers, "cpu")
-    for engine_routed, state in zip(from_engine, states, strict=True):
-        harness_routed = route(router, state, matrices.__getitem__, 5)
+    with exact_words_index(benchmark.documents) as matches:
+        hits = [lexical_ranking(matches, query.question) for query in benchmark.queries]
+        runs = run_router(router, inputs, benchmark.queries, top_k=5, matches=matches)
+    assert any(hits), "no question shares a word with memory: the exact-words side is untested"
+    for engine_routed, state, found in zip(from_engine, states, hits, strict=True):
+        harness_routed = fuse(route(router, state, matrices.__getitem__, 5), found, 5)
         harness_scores = {doc.doc_id: doc.score for doc in harness_routed}
         engine_scores = {bank_ids[doc.doc_id]: doc.score for doc in engine_routed}
         for doc_id in harness_scores.keys() & engine_scores.keys():
@@ -91,10 +97,13 @@ def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
         best_engine, best_harness = bank_ids[engine_routed[0].doc_id], harness_routed[0].doc_id
         assert best_engine == best_harness or engine_routed[0].score - engine_scores.get(best_harness, -9) < 3e-3
 
-    runs = run_router(router, inputs, benchmark.queries, top_k=5)
-    assert [run.system for run in runs] == ["memsa layer 1", "memsa layer 3", "memsa"]
-    combined = runs[-1]
-    assert combined.rankings["q0"] == [doc.doc_id for doc in route(router, states[0], matrices.__getitem__, 5)]
-    assert combined.abstained is not None and set(combined.abstained) == {q.qid for q in benchmark.queries}
+    assert [run.system for run in runs] == ["memsa layer 1", "memsa layer 3", "memsa router", "memsa"]
+    router_only, product = runs[-2:]
+    for row, query in enumerate(benchmark.queries):
+        routed = route(router, states[row], matrices.__getitem__, 5)
+        assert router_only.rankings[query.qid] == [doc.doc_id for doc in routed]
+        assert product.rankings[query.qid] == [doc.doc_id for doc in fuse(routed, hits[row], 5)]
+    for run in (router_only, product):
+        assert run.abstained is not None and set(run.abstained) == {q.qid for q in benchmark.queries}
     _, again = encode_benchmark(loaded, spec, benchmark, eval_settings)
     assert again == 0  # everything came from the cache
