@@ -42,6 +42,12 @@ the entity its query followed — it is the next link of the chain, not another 
 resembles the question, which would distract the reader. So interleave stops when the evidence names
 nothing new, when no unread document clears the bar and mentions a new entity, when the model says it has
 what it needs (optional, ``judge``), or at the round cap.
+
+Result (``bench/bench_multihop.py --router`` the weighted router of commit 763a3bd, 2-core CPU): every hop
+read for 93.3% of chains (2 hops 97.1%, 3 hops 88.5%) with 2.32 documents and 2.92 rounds per question, vs
+0% for single-round routing and 3.3% for single-round's top documents at the same budget (seed 0); 98.3%
+vs 0% and 1.7% on another seed's names and placement (seed 1, 108K tokens). Routing on the question plus
+the evidence had reached 31.7%.
 """
 
 from __future__ import annotations
