@@ -15,8 +15,7 @@ from memsa.core.errors import InvalidInput
 from memsa.core.lexical import DEFAULT_FUSION, FusionConfig, Matches, fuse, lexical_ranking
 from memsa.core.memory.records import RouterKeyMatrix
 from memsa.core.router import RouterProjectors
-from memsa.core.routing import RoutedDocument, document_scores, route
-from memsa.kernels.maxsim import maxsim_scores
+from memsa.core.routing import RoutedDocument, layer_document_scores, route
 
 from .benchmark import Query, SystemRun
 from .state_store import GatheredRows, StateStore
@@ -124,8 +123,8 @@ def run_router(router: RouterProjectors, inputs: CachedInputs, queries: Sequence
         rankings, elapsed = {}, 0.0
         for query, state in zip(queries, states, strict=True):
             began = time.perf_counter()
-            scores = maxsim_scores(router.router_queries(layer, state[layer]), matrices[layer].keys)
-            documents = document_scores(scores, matrices[layer].doc_ids, n_docs)
+            documents = layer_document_scores(router, router.router_queries(layer, state[layer]), matrices[layer],
+                                              n_docs)
             rankings[query.qid] = documents.topk(min(top_k, n_docs)).indices.tolist()
             elapsed += time.perf_counter() - began
         runs.append(SystemRun(f"memsa layer {layer}", rankings, index_seconds=index_seconds,
