@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
@@ -270,15 +270,8 @@ class MemoryEngine:
         prompt = self.loaded.tokenizer.apply_chat_template(  # type: ignore[attr-defined]
             build_messages(question, citations), tokenize=False, add_generation_prompt=True
         )
-        pieces: list[str] = []
-        for piece in self.generator().stream(prompt, self.settings.answer.max_new_tokens):
-            if not pieces:
-                timings["first_token"] = _ms_since(started)
-            pieces.append(piece)
-            yield TextDelta(piece)
-        text = "".join(pieces).strip()
-        timings["total"] = _ms_since(started)
-        timings.setdefault("first_token", timings["total"])
+        text = yield from stream_text(self.generator().stream(prompt, self.settings.answer.max_new_tokens), started,
+                                      timings)
         abstained = text.startswith(NOT_FOUND)
         cited = [] if abstained else order_by_support(text, citations)
         interleaved.machine.answered()
@@ -331,6 +324,20 @@ def identity_of(loaded: LoadedModel, router: RouterProjectors, settings: EngineS
         chunk_tokens=settings.encoding.chunk_tokens,
         router_chunk_tokens=router.spec.router_chunk_tokens,
     )
+
+
+def stream_text(pieces: Iterable[str], started: float, timings: dict[str, float]) -> Generator[TextDelta, None, str]:
+    """Yield each piece of an answer as a TextDelta and return the whole text, stripped; records
+    ``first_token`` and ``total`` in ``timings`` (milliseconds since ``started``, a perf_counter time)."""
+    collected: list[str] = []
+    for piece in pieces:
+        if not collected:
+            timings["first_token"] = _ms_since(started)
+        collected.append(piece)
+        yield TextDelta(piece)
+    timings["total"] = _ms_since(started)
+    timings.setdefault("first_token", timings["total"])
+    return "".join(collected).strip()
 
 
 def _ms_since(started: float) -> float:

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 import torch
 
 from ..answering import AnswerConfig, Citation, build_citations, order_by_support
-from ..engine import Answer, AnswerEvent, Finished, Retrieved, TextDelta
+from ..engine import Answer, AnswerEvent, Finished, Retrieved, stream_text
 from ..interleave.machine import InterleaveLimits, InterleaveMachine
 from ..interleave.protocol import CallEnd
 from ..interleave.rounds import (
@@ -126,15 +126,7 @@ class MsaAsking:
         result = walked.result
         timings = {"route": _ms_since(started)}
         yield Retrieved(documents=result.ranking, citations=result.citations)
-        pieces: list[str] = []
-        for piece in self.answer_text(walked.start):
-            if not pieces:
-                timings["first_token"] = _ms_since(started)
-            pieces.append(piece)
-            yield TextDelta(piece)
-        text = "".join(pieces).strip()
-        timings["total"] = _ms_since(started)
-        timings.setdefault("first_token", timings["total"])
+        text = yield from stream_text(self.answer_text(walked.start), started, timings)
         result.machine.answered()
         cited = order_by_support(text, result.citations)
         yield Finished(Answer(question, text, cited, abstained=False, timings=timings, rounds=result.rounds))
