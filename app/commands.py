@@ -213,7 +213,8 @@ def watch(settings: EngineSettings, args: argparse.Namespace) -> int:
         service.start()
         print(f"watching {', '.join(root.path for root in roots)}; press Ctrl-C to stop", file=sys.stderr)
         try:
-            threading.Event().wait()
+            while True:  # wake now and then: Ctrl-C may reach another thread, and only this one raises it
+                time.sleep(0.25)
         except KeyboardInterrupt:
             print("stopping; what is still queued is picked up next time", file=sys.stderr)
         finally:
