@@ -27,6 +27,9 @@ def test_watch_until_interrupted_then_status_lists_outcomes(tiny_llama: TinyMode
         [sys.executable, "-m", "memsa.app.cli", "watch", str(root), "--exclude", "*.tmp.txt",
          "--quiet-seconds", "0.1", *common],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ},
+        # A shell starts background jobs with Ctrl-C ignored, and children inherit that: give the watcher
+        # the default, as in a terminal, however the tests were started.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         assert watcher.stdout is not None
