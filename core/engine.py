@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from .abstention import abstains
 from .answering import (
     NOT_FOUND,
     Citation,
@@ -230,9 +232,16 @@ class MemoryEngine:
         if rounds is not None:
             limits = dataclasses.replace(limits, max_rounds=rounds)
         depth = top_k if top_k is not None else max(self.settings.top_k, limits.candidates)
+        # The question is routed once, here, so the abstention rule (``abstention.py``) can judge its ranking;
+        # when it abstains no document can clear the bar, and the first round reads nothing.
+        first = {question: self.retrieve(question, depth)}
+        bar = self.router.spec.abstain_below
+        if abstains(question, first[question], self.bank.lexical_matches, bar):
+            bar = math.inf
         return run_rounds(
-            question, limits=limits, bar=self.router.spec.abstain_below,
-            route=lambda query: self.retrieve(query, depth), fetch=self.bank.documents,
+            question, limits=limits, bar=bar,
+            route=lambda query: first.pop(query) if query in first else self.retrieve(query, depth),
+            fetch=self.bank.documents,
             answer_config=self.settings.answer, satisfied=self.sufficiency_judge if limits.model_check else None,
         )
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
+from memsa.core.abstention import DEFAULT_ABSTENTION, AbstentionConfig, abstains, weak_lead
 from memsa.core.errors import InvalidInput
 from memsa.core.lexical import DEFAULT_FUSION, FusionConfig, Matches, fuse, lexical_ranking
 from memsa.core.memory.records import RouterKeyMatrix
@@ -104,12 +105,14 @@ def question_states(inputs: CachedInputs, layers: Sequence[int], device: str) ->
 @torch.inference_mode()
 def run_router(router: RouterProjectors, inputs: CachedInputs, queries: Sequence[Query], top_k: int,
                device: str = "cpu", matches: Matches | None = None,
-               fusion: FusionConfig = DEFAULT_FUSION) -> list[SystemRun]:
+               fusion: FusionConfig = DEFAULT_FUSION,
+               abstention: AbstentionConfig = DEFAULT_ABSTENTION) -> list[SystemRun]:
     """Rank documents for every query: one run per router layer, the combined ``route`` ranking ("memsa
     router"), and, given the benchmark's exact-words index ``matches``, the product's fused ranking ("memsa").
 
-    The combined runs abstain on a query when its best document's relative score is under the router's
-    abstention bar (what the engine does before asking the model).
+    "memsa router" abstains on a query when its best document's relative score is under the router's
+    abstention bar; "memsa" abstains as the engine does before asking the model
+    (``memsa.core.abstention.abstains`` on the fused ranking).
     """
     router = router.to(device)
     matrices = router_key_matrices(router, inputs, device)
@@ -137,23 +140,27 @@ def run_router(router: RouterProjectors, inputs: CachedInputs, queries: Sequence
     runs.append(_combined_run("memsa router", router, queries, routed_lists, index_seconds, index_tokens,
                               _mean_ms(elapsed, question_seconds)))
     if matches is not None:
-        fused_lists = []
+        fused_lists, abstained = [], {}
         began = time.perf_counter()
         for query, routed in zip(queries, routed_lists, strict=True):
-            fused_lists.append(fuse(routed, lexical_ranking(matches, query.question, fusion.depth), top_k, fusion))
+            fused = fuse(routed, lexical_ranking(matches, query.question, fusion.depth), top_k, fusion)
+            fused_lists.append(fused)
+            abstained[query.qid] = abstains(query.question, fused, matches, router.spec.abstain_below, abstention)
         elapsed += time.perf_counter() - began
         runs.append(_combined_run("memsa", router, queries, fused_lists, index_seconds, index_tokens,
-                                  _mean_ms(elapsed, question_seconds)))
+                                  _mean_ms(elapsed, question_seconds), abstained))
     return runs
 
 
 def _combined_run(name: str, router: RouterProjectors, queries: Sequence[Query],
                   ranked: Sequence[Sequence[RoutedDocument]], index_seconds: float, index_tokens: int,
-                  query_ms: float) -> SystemRun:
-    """A ranking per query, abstaining where the best document is under the router's bar."""
+                  query_ms: float, abstained: dict[str, bool] | None = None) -> SystemRun:
+    """A ranking per query, abstaining as ``abstained`` says, by default where the best document is under
+    the router's bar."""
     rankings = {query.qid: [doc.doc_id for doc in docs] for query, docs in zip(queries, ranked, strict=True)}
-    abstained = {query.qid: not docs or docs[0].relative_score < router.spec.abstain_below
-                 for query, docs in zip(queries, ranked, strict=True)}
+    if abstained is None:
+        abstained = {query.qid: weak_lead(docs, router.spec.abstain_below)
+                     for query, docs in zip(queries, ranked, strict=True)}
     return SystemRun(name, rankings, abstained=abstained, index_seconds=index_seconds, index_tokens=index_tokens,
                      query_ms=query_ms)
 

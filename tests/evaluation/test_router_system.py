@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from memsa.core.abstention import abstains
 from memsa.core.engine import DocumentText, MemoryEngine
 from memsa.core.lexical import fuse, lexical_ranking
 from memsa.core.memory.records import SourceInfo
@@ -107,3 +108,29 @@ def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
         assert run.abstained is not None and set(run.abstained) == {q.qid for q in benchmark.queries}
     _, again = encode_benchmark(loaded, spec, benchmark, eval_settings)
     assert again == 0  # everything came from the cache
+
+
+def test_product_row_abstains_as_the_engine_does(tiny_llama: TinyModel, data_dir: Path, tmp_path: Path) -> None:
+    router = RouterProjectors.load(install_router(tiny_llama, data_dir))  # bar -1: only unknown names abstain
+    rng = random.Random(5)
+    texts = [random_text(rng, rng.randint(8, 30)) for _ in range(8)] + ["the locker QX4471 opens with 12 ."]
+    documents = [Document(i, f"d{i}", text) for i, text in enumerate(texts)]
+    queries = [Query("known", "exact", "what opens the locker QX4471 ?", ("12",), (8,)),
+               Query("absent", "absent", "what opens the locker QX9000 ?", (), ())]
+    benchmark = Benchmark("names", documents, queries)
+    loaded = load_model(resolve_model(str(tiny_llama.path)), cache_dir=tmp_path / "models")
+    eval_settings = EvalSettings(cache_dir=tmp_path / "eval", pool_tokens=2)
+    inputs, _ = encode_benchmark(loaded, state_spec(loaded, [NamedRouter("memsa", router)], eval_settings), benchmark,
+                                 eval_settings)
+    matrices = router_key_matrices(router, inputs, "cpu")
+    states = question_states(inputs, router.spec.layers, "cpu")
+    with exact_words_index(documents) as matches:
+        router_only, product = run_router(router, inputs, queries, top_k=5, matches=matches)[-2:]
+        expected = {
+            query.qid: abstains(query.question, fuse(route(router, state, matrices.__getitem__, 5),
+                                                     lexical_ranking(matches, query.question), 5),
+                                matches, router.spec.abstain_below)
+            for query, state in zip(queries, states, strict=True)
+        }
+    assert product.abstained == expected == {"known": False, "absent": True}
+    assert router_only.abstained == {"known": False, "absent": False}
