@@ -138,4 +138,20 @@ MIGRATIONS: tuple[tuple[str, str], ...] = (
         INSERT INTO documents_fts (documents_fts) VALUES ('rebuild');
         """,
     ),
+    (
+        "0006_documents_fts_stemmed",
+        # The exact-words index matches English word forms: the porter stemmer over unicode61, so
+        # "conquered" finds "conquer" and "invasions" finds "invasion". On SQuAD-dev (1,500 questions)
+        # BM25 recall@5 rose from 0.933 to 0.947 and the fused ranking's from 0.952 to 0.957 (README).
+        # The triggers name the table, so they keep working on the new one; 'rebuild' re-indexes every
+        # document of an existing bank in this migration's transaction.
+        """
+        DROP TABLE documents_fts;
+        CREATE VIRTUAL TABLE documents_fts USING fts5(
+            text, content = 'documents', content_rowid = 'id',
+            tokenize = 'porter unicode61 remove_diacritics 2'
+        );
+        INSERT INTO documents_fts (documents_fts) VALUES ('rebuild');
+        """,
+    ),
 )

@@ -3,6 +3,7 @@ write, a migration of a bank made before it, and a writer killed mid-write."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from memsa.core.lexical import match_expression
 from memsa.core.memory import index as index_module
 from memsa.core.memory.bank import INDEX_FILE, MemoryBank
 from memsa.core.memory.index import MemoryIndex
-from memsa.core.memory.records import BankIdentity
+from memsa.core.memory.records import BankIdentity, NewDocument
 from memsa.core.memory.schema import MIGRATIONS
 from tests.core.memory.bank_fixtures import documents_for, source_info
 from tests.core.memory.test_bank_crash import run_writer_until_killed
@@ -64,7 +65,7 @@ def test_a_failed_write_leaves_no_trace_in_the_index(fresh_bank: MemoryBank, ban
 def test_migration_indexes_a_bank_made_before_it(
     bank_dir: Path, identity: BankIdentity, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    before = tuple(migration for migration in MIGRATIONS if migration[0] != "0005_documents_fts")
+    before = tuple(migration for migration in MIGRATIONS if migration[0] < "0005")
     monkeypatch.setattr(index_module, "MIGRATIONS", before)
     with MemoryBank.open(bank_dir, identity) as bank:
         old = bank.put_source(source_info("/n/old.txt", "kappa-3"), documents_for("kappa-3"))
@@ -80,7 +81,39 @@ def test_migration_indexes_a_bank_made_before_it(
     connection = apsw.Connection(str(bank_dir / INDEX_FILE))
     applied = [name for (name,) in connection.execute("SELECT name FROM migrations ORDER BY name")]
     connection.close()
-    assert applied[-1] == "0005_documents_fts"
+    assert applied[-2:] == ["0005_documents_fts", "0006_documents_fts_stemmed"]
+
+
+def stated(content_hash: str, text: str) -> list[NewDocument]:
+    """One encoded document holding ``text``."""
+    [document] = documents_for(content_hash)[:1]
+    return [dataclasses.replace(document, text=text, end=document.start + len(text))]
+
+
+def test_english_word_forms_match(fresh_bank: MemoryBank) -> None:
+    conquest = fresh_bank.put_source(source_info("/n/a.txt", "h1"), stated("h1", "The Normans conquered England."))
+    invasions = fresh_bank.put_source(source_info("/n/b.txt", "h2"), stated("h2", "Invasions of Britain by sea."))
+    assert found(fresh_bank, "conquer") == conquest and found(fresh_bank, "invasion") == invasions
+    assert found(fresh_bank, "Who conquers") == []  # a phrase still needs every word
+    expression = match_expression("Which invasion conquered England?")
+    assert expression is not None
+    assert [doc for doc, _ in fresh_bank.lexical_matches(expression, 5)] == conquest + invasions
+
+
+def test_migration_stems_the_index_of_a_bank_made_before_it(
+    bank_dir: Path, identity: BankIdentity, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = tuple(migration for migration in MIGRATIONS if migration[0] != "0006_documents_fts_stemmed")
+    monkeypatch.setattr(index_module, "MIGRATIONS", before)
+    with MemoryBank.open(bank_dir, identity) as bank:
+        old = bank.put_source(source_info("/n/old.txt", "h3"), stated("h3", "She was running the marathons."))
+        assert found(bank, "marathon") == []  # whole words only before stemming
+    monkeypatch.undo()
+    with MemoryBank.open(bank_dir, identity) as bank:
+        assert found(bank, "marathon") == old and found(bank, "runs") == old
+        new = bank.put_source(source_info("/n/new.txt", "h4"), stated("h4", "Two more marathon runners."))
+        assert sorted(found(bank, "marathons")) == sorted(old + new)
+    assert_index_matches_documents(bank_dir)
 
 
 def test_index_check_catches_a_document_written_behind_its_back(fresh_bank: MemoryBank, bank_dir: Path) -> None:
