@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from memsa.kernels.maxsim import maxsim_scores
@@ -72,35 +73,114 @@ def document_scores(chunk_scores: torch.Tensor, doc_ids: torch.Tensor, n_slots: 
 
 
 def late_document_scores(queries: torch.Tensor, keys: torch.Tensor, doc_ids: torch.Tensor, n_slots: int,
-                         block_rows: int = 1 << 18) -> torch.Tensor:
+                         block_rows: int | None = None) -> torch.Tensor:
     """Late-interaction scores, ``score[d] = sum_t max_{c in d} <queries[t], keys[c]>``, streamed over keys.
 
-    Only a [block_rows, Tq] similarity block (9 MiB for 18 question vectors) and the [n_slots, Tq]
-    per-document maxima exist at once. A document's rows lie together in a bank, so each block is
-    reduced over its runs of equal doc ids (a segment max); when those runs name distinct, ascending
-    documents (rows in document order) their maxima merge by a plain gather and write, else by a
-    scatter, which is exact for any order but several times slower on CPU.
+    A document's rows lie together in a bank, so maxima are taken over runs of equal doc ids, then the
+    runs' [Tq, R] maxima merge into documents by a scatter, exact for rows in any order. The keys are
+    walked in blocks (see :func:`cpu_run_maxima` and :func:`device_run_maxima`), so no [Tq, C] similarity
+    matrix ever exists: on CPU a batch of [Tq, block_rows] blocks (1.2 MiB), on GPU one block.
 
     Args:
         queries: [Tq, D] weighted question vectors (``RouterProjectors.router_queries``).
         keys: [C, D] router keys; doc_ids: [C] int64 document of each key row.
         n_slots: one more than the largest doc id.
+        block_rows: key rows per block; None: :data:`CPU_BLOCK_ROWS` or :data:`DEVICE_BLOCK_ROWS`.
 
     Returns:
         [n_slots] float32, -inf for ids without chunks.
     """
-    q = queries.to(device=keys.device, dtype=torch.float32)  # [Tq, D]
-    per_token = torch.full((n_slots, q.shape[0]), float("-inf"), dtype=torch.float32, device=keys.device)
+    q = queries.detach().to(device=keys.device, dtype=torch.float32)  # [Tq, D]; scores are never trained
+    run_docs, run_lengths = torch.unique_consecutive(doc_ids, return_counts=True)  # [R], [R]
+    run_starts = (run_lengths.cumsum(0) - run_lengths).cpu().numpy()
+    if keys.device.type == "cpu":
+        run_best = torch.from_numpy(cpu_run_maxima(q, keys, run_starts, block_rows or CPU_BLOCK_ROWS))
+    else:
+        run_best = device_run_maxima(q, keys, run_starts, block_rows or DEVICE_BLOCK_ROWS)
+    per_token = torch.full((q.shape[0], n_slots), float("-inf"), dtype=torch.float32, device=keys.device)
+    per_token.scatter_reduce_(1, run_docs.view(1, -1).expand_as(run_best), run_best, reduce="amax")
+    return per_token.sum(dim=0)
+
+
+CPU_BLOCK_ROWS = 1024
+"""Key rows per block on CPU: a block's [Tq, rows] product stays in L2 cache for the reduction after it."""
+CPU_BATCH = 16
+"""Blocks per batched product on CPU: one ``torch.bmm`` call shares them among the threads, where a
+single small product per call leaves threads waiting at every call, badly when other work takes a core."""
+DEVICE_BLOCK_ROWS = 1 << 18
+"""Key rows per block on GPU: 18 question vectors make an 18 MiB block, few launches."""
+
+
+def cpu_run_maxima(q: torch.Tensor, keys: torch.Tensor, run_starts: np.ndarray, block_rows: int,
+                   batch: int = CPU_BATCH) -> np.ndarray:
+    """Each question vector's best dot product with each run of rows, on CPU.
+
+    The product ``q @ block.T`` ([Tq, rows], one contiguous row per question vector) is the cost: Tq x D
+    multiply-adds per key row, where a single pooled vector reads each row once. The segment max is then
+    one ``numpy.maximum.reduceat`` pass per question vector, and every per-block step stays in numpy,
+    whose calls cost microseconds where small torch indexing ops cost tens.
+
+    Args:
+        q: [Tq, D] float32; keys: [C, D] on CPU.
+        run_starts: [R] int64, first row of each run, ascending, the first 0.
+        block_rows: key rows per block (>= 1); batch: blocks per batched product (>= 1).
+
+    Returns:
+        [Tq, R] float32.
+    """
+    best = np.full((q.shape[0], len(run_starts)), -np.inf, dtype=np.float32)
+    buffer = torch.empty(batch, q.shape[0], block_rows, dtype=torch.float32)
+    for group_start in range(0, keys.shape[0], batch * block_rows):
+        for start, similarity in _cpu_similarities(q, keys, group_start, buffer):
+            first, last, offsets = _runs_in_block(run_starts, start, similarity.shape[1])
+            merged = best[:, first:last]
+            np.maximum(merged, np.maximum.reduceat(similarity, offsets, axis=1), out=merged)
+    return best
+
+
+def _cpu_similarities(q: torch.Tensor, keys: torch.Tensor, start: int, buffer: torch.Tensor
+                      ) -> list[tuple[int, np.ndarray]]:
+    """(first row, [Tq, rows] products) of up to ``buffer.shape[0]`` blocks of keys from row ``start``.
+
+    Whole blocks go through one ``torch.bmm`` into ``buffer`` ([batch, Tq, block_rows]); rows short of a
+    whole block at the end of the keys get their own product.
+    """
+    batch, _, block_rows = buffer.shape
+    rows = min(batch * block_rows, keys.shape[0] - start)
+    whole = rows // block_rows
+    products = []
+    if whole:
+        group = keys[start:start + whole * block_rows].to(torch.float32).view(whole, block_rows, -1)
+        torch.bmm(q.expand(whole, -1, -1), group.transpose(1, 2), out=buffer[:whole])
+        products = [(start + index * block_rows, buffer[index].numpy()) for index in range(whole)]
+    if rows > whole * block_rows:
+        tail = keys[start + whole * block_rows:start + rows].to(torch.float32)  # [rows, D]
+        products.append((start + whole * block_rows, (q @ tail.T).numpy()))
+    return products
+
+
+def device_run_maxima(q: torch.Tensor, keys: torch.Tensor, run_starts: np.ndarray, block_rows: int
+                      ) -> torch.Tensor:
+    """:func:`cpu_run_maxima` on any device, by ``torch.segment_reduce``: [Tq, R] float32 on the keys' device."""
+    best = torch.full((q.shape[0], len(run_starts)), float("-inf"), dtype=torch.float32, device=keys.device)
     for start in range(0, keys.shape[0], block_rows):
-        similarity = keys[start:start + block_rows].to(torch.float32) @ q.T  # [rows, Tq]
-        run_docs, run_lengths = torch.unique_consecutive(doc_ids[start:start + similarity.shape[0]],
-                                                         return_counts=True)
-        run_best = torch.segment_reduce(similarity, "max", lengths=run_lengths, axis=0)  # [runs, Tq]
-        if bool((run_docs[1:] > run_docs[:-1]).all()):
-            per_token[run_docs] = torch.maximum(per_token[run_docs], run_best)
-        else:
-            per_token.scatter_reduce_(0, run_docs.view(-1, 1).expand_as(run_best), run_best, reduce="amax")
-    return per_token.sum(dim=1)
+        similarity = q @ keys[start:start + block_rows].to(torch.float32).T  # [Tq, rows]
+        first, last, offsets = _runs_in_block(run_starts, start, similarity.shape[1])
+        bounds = torch.from_numpy(np.append(offsets, similarity.shape[1])).to(keys.device)
+        runs_best = torch.segment_reduce(similarity, "max", axis=1,
+                                         offsets=bounds.expand(similarity.shape[0], -1).contiguous())
+        best[:, first:last] = torch.maximum(best[:, first:last], runs_best)
+    return best
+
+
+def _runs_in_block(run_starts: np.ndarray, start: int, rows: int) -> tuple[int, int, np.ndarray]:
+    """Runs [first, last) that meet rows [start, start + rows), and their offsets in the block ([runs],
+    the first 0: a run cut by the block's start counts from there, and is merged by a maximum)."""
+    first = int(np.searchsorted(run_starts, start, side="right")) - 1
+    last = int(np.searchsorted(run_starts, start + rows))
+    offsets = run_starts[first:last] - start
+    offsets[0] = 0
+    return first, last, offsets
 
 
 def layer_document_scores(router: RouterProjectors, queries: torch.Tensor, matrix: RouterKeyMatrix,

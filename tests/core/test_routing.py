@@ -7,7 +7,14 @@ import torch
 
 from memsa.core.memory.records import RouterKeyMatrix
 from memsa.core.router import RouterProjectors, RouterSpec
-from memsa.core.routing import document_scores, late_document_scores, route, route_reference
+from memsa.core.routing import (
+    cpu_run_maxima,
+    device_run_maxima,
+    document_scores,
+    late_document_scores,
+    route,
+    route_reference,
+)
 
 LAYERS = (0, 2, 3)
 
@@ -77,6 +84,61 @@ def test_late_scores_sum_each_tokens_best_chunk_of_the_document() -> None:
     for block_rows in (1, 2, 3, 16384):
         scores = late_document_scores(queries, keys, doc_ids, n_slots=5, block_rows=block_rows)
         assert scores.tolist() == pytest.approx([float("-inf"), 0.8, -0.5, float("-inf"), 1.0])
+
+
+def _late_brute_force(queries: torch.Tensor, keys: torch.Tensor, doc_ids: torch.Tensor, n_slots: int) -> list[float]:
+    """Per-document loop in float64: each query vector's best row of the document, summed."""
+    similarity = queries.double() @ keys.double().T  # [Tq, C]
+    scores = [float("-inf")] * n_slots
+    for doc in set(doc_ids.tolist()):
+        scores[doc] = float(similarity[:, doc_ids == doc].amax(dim=1).sum())
+    return scores
+
+
+def _shuffled_documents(n_rows: int, seed: int) -> torch.Tensor:
+    """[n_rows] doc ids in runs of 1-9 rows, ids out of order and documents split into several runs."""
+    generator = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(1, 10, (n_rows,), generator=generator)
+    ids = torch.randint(0, max(1, n_rows // 12), (n_rows,), generator=generator)
+    return torch.repeat_interleave(ids, lengths)[:n_rows]
+
+
+@pytest.mark.parametrize("block_rows", [None, 1, 3, 8, 64])
+@pytest.mark.parametrize("layout", ["ascending", "shuffled", "one document", "one row"])
+def test_late_scores_equal_a_per_document_loop(layout: str, block_rows: int | None) -> None:
+    """Any run layout, blocks (and batches of blocks) cutting documents anywhere, a partial last block."""
+    generator = torch.Generator().manual_seed(7)
+    n_rows = {"one row": 1}.get(layout, 203)
+    run_lengths = torch.randint(6, 11, (40,), generator=generator)  # at least 240 rows
+    doc_ids = {
+        "ascending": torch.repeat_interleave(torch.arange(40) * 2 + 1, run_lengths),
+        "shuffled": _shuffled_documents(n_rows, seed=3),
+        "one document": torch.full((n_rows,), 4),
+        "one row": torch.tensor([2]),
+    }[layout][:n_rows]
+    keys = torch.randn(doc_ids.shape[0], 16, generator=generator)
+    queries = torch.randn(5, 16, generator=generator)
+    n_slots = int(doc_ids.max()) + 3
+    scores = late_document_scores(queries, keys, doc_ids, n_slots, block_rows=block_rows)
+    assert scores.dtype == torch.float32 and scores.shape == (n_slots,)
+    assert scores.tolist() == pytest.approx(_late_brute_force(queries, keys, doc_ids, n_slots), rel=1e-5, abs=1e-5)
+
+
+@pytest.mark.parametrize("block_rows,batch", [(1, 1), (2, 3), (5, 2), (16, 4), (1024, 16)])
+def test_cpu_and_device_run_maxima_agree(block_rows: int, batch: int) -> None:
+    """The CPU path (batched products, numpy segment max) equals the any-device path, float16 keys too."""
+    generator = torch.Generator().manual_seed(block_rows)
+    lengths = torch.randint(1, 12, (37,), generator=generator)
+    run_starts = (lengths.cumsum(0) - lengths).numpy()
+    keys = torch.randn(int(lengths.sum()), 24, generator=generator)
+    queries = torch.randn(7, 24, generator=generator)
+    for stored in (keys, keys.half()):
+        on_cpu = cpu_run_maxima(queries, stored, run_starts, block_rows, batch)
+        anywhere = device_run_maxima(queries, stored, run_starts, block_rows)
+        expected = torch.stack([(queries @ stored.float()[start:start + int(length)].T).amax(dim=1)
+                                for start, length in zip(run_starts.tolist(), lengths, strict=True)], dim=1)
+        torch.testing.assert_close(torch.from_numpy(on_cpu), expected, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(anywhere, expected, rtol=1e-5, atol=1e-5)
 
 
 def test_late_best_chunk_is_the_chunk_matching_the_weighted_question_best() -> None:
