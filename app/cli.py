@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=256, help="queries per InfoNCE batch")
     train.add_argument("--bm25-negatives", type=int, default=0,
                        help="hard negatives per query mined by BM25 from other source texts (needs bm25s)")
+    train.add_argument("--source-negatives", type=int, default=0,
+                       help="hard negatives per query mined by BM25 from its own source text, among passages "
+                            "without its words (needs bm25s)")
     train.add_argument("--router-mined", type=int, default=0,
                        help="hard negatives per query mined by the router itself halfway through training")
     train.add_argument("--distill", type=float, default=0.0,

