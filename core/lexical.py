@@ -22,8 +22,9 @@ scale, and keeps the router in charge: a question whose documents the router doe
 no bonus at all. A document that only the exact-words index found is scored from the weakest document
 the router returned. Relative scores move with the scores (the same median is subtracted), so the
 router's abstention bar still applies, to fused scores: a document can rise above the bar by at most
-``weight * R``, and the best relative score is at most ``(1 + weight) * R`` — a question the router
-abstains on by more than that factor still finds nothing.
+``weight * R``, and the best relative score is at most ``(1 + weight) * R``. That lift let absent-fact
+questions clear the bar, so whether the engine answers at all is decided on the fused ranking by
+``abstention.py`` (names of the question in no document, and a lead relative to the bar).
 
 Weight 0.75 was chosen with ``python -m memsa.evaluation.fusion_tuning`` on sets apart from the reported
 ones (SQuAD-dev's first half of articles, haystacks with the "dev" needle templates), among 0-2; there
