@@ -106,7 +106,10 @@ def key_words(question: str) -> list[str]:
     A key word holds a digit or a capital letter (not counting the capital that starts the question's
     first word, "Where" or "Tell"), and is not a stop word. Hyphenated words whose every part is a key
     word stay whole ("K4-381", "WJZ-TV"); otherwise their key parts count alone ("Bowl" of "Bowl-related").
+    A question typed in capitals only has no key words: its capitals tell nothing.
     """
+    if question.isupper():
+        return []
     found: dict[str, str] = {}
     for index, match in enumerate(_KEY_WORD.finditer(question)):
         parts = match.group().split("-")

@@ -53,6 +53,7 @@ def _ranking(*relative: float) -> list[RoutedDocument]:
     ("what is the wifi password?", []),
     ("What did The Who play?", []),  # stop words never count, whatever their case
     ("When did WJZ-TV air Super Bowl-related shows in Miami/Dade?", ["WJZ-TV", "Super", "Bowl", "Miami", "Dade"]),
+    ("WHERE IS THE WIFI PASSWORD OF K4-381?", []),
 ])
 def test_key_words_are_names_and_codes(question: str, expected: list[str]) -> None:
     assert key_words(question) == expected
