@@ -98,6 +98,8 @@ class AbstentionConfig:
 
 
 DEFAULT_ABSTENTION = AbstentionConfig()
+BAR_ONLY = AbstentionConfig(lead_factor=1.0, unknown_names=False)
+"""The router's bar alone (the engine's rule before this one; the router-only harness row's)."""
 
 
 def key_words(question: str) -> list[str]:

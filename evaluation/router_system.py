@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from memsa.core.abstention import DEFAULT_ABSTENTION, AbstentionConfig, abstains, weak_lead
+from memsa.core.abstention import BAR_ONLY, DEFAULT_ABSTENTION, AbstentionConfig, abstains, weak_lead
 from memsa.core.errors import InvalidInput
 from memsa.core.lexical import DEFAULT_FUSION, FusionConfig, Matches, fuse, lexical_ranking
 from memsa.core.memory.records import RouterKeyMatrix
@@ -159,7 +159,7 @@ def _combined_run(name: str, router: RouterProjectors, queries: Sequence[Query],
     the router's bar."""
     rankings = {query.qid: [doc.doc_id for doc in docs] for query, docs in zip(queries, ranked, strict=True)}
     if abstained is None:
-        abstained = {query.qid: weak_lead(docs, router.spec.abstain_below)
+        abstained = {query.qid: weak_lead(docs, router.spec.abstain_below, BAR_ONLY)
                      for query, docs in zip(queries, ranked, strict=True)}
     return SystemRun(name, rankings, abstained=abstained, index_seconds=index_seconds, index_tokens=index_tokens,
                      query_ms=query_ms)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from memsa.core.abstention import AbstentionConfig, abstains, key_words, unknown_words, weak_lead
+from memsa.core.abstention import BAR_ONLY, AbstentionConfig, abstains, key_words, unknown_words, weak_lead
 from memsa.core.encoding import EncodingConfig
 from memsa.core.engine import DocumentText, Finished, MemoryEngine
 from memsa.core.errors import InvalidInput
@@ -96,6 +96,7 @@ def test_abstains_on_a_weak_lead_or_no_documents(matches: Matches) -> None:
     assert abstains(question, [], matches, bar=0.15)
     assert not abstains(question, _ranking(0.2, 0.05), matches, bar=0.15)
     assert abstains(question, _ranking(0.2, 0.05), matches, 0.15, AbstentionConfig(lead_factor=1.5))
+    assert weak_lead(_ranking(0.14), 0.15, BAR_ONLY) and not weak_lead(_ranking(0.14), 0.15)  # default: 0.9 x bar
     assert not weak_lead(_ranking(-5.0), float("-inf"), AbstentionConfig(lead_factor=0.0))
     assert weak_lead([], float("-inf"))
 
