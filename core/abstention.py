@@ -41,7 +41,9 @@ Reported on the "eval" templates with ``memsa eval --sizes 16K,64K,256K --thread
 at 16K, 64K and 256K tokens: before 0.300 / 0.188 / 0.073, - / 0 / 0, - / 0 / 0 (no abstention at all);
 with this rule 0.647 / 0.688 / 0.062, 1.000 / 0.562 / 0, 1.000 / 0.562 / 0. Recall@5 of every family is
 unchanged (the rule never reorders). The false abstentions at 16K are all reworded questions with a weak
-lead; the names alone never abstain on an answerable question there (1.000 / 0.562 / 0 at 16K).
+lead; the names alone never abstain on an answerable question there (1.000 / 0.562 / 0 at 16K). With
+seed 1 (16K, 64K): before 0.400 / 0.250 / 0.062, 0.500 / 0.062 / 0.010; with this rule 0.571 / 0.500 /
+0.062, 1.000 / 0.438 / 0.
 
 What the rule cannot do: a question about a known person's fact that was never written down ("Which
 tongue can Mateo converse in?" where Mateo's other facts are in memory) names only known words, and its
