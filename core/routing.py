@@ -161,16 +161,19 @@ def _cpu_similarities(q: torch.Tensor, keys: torch.Tensor, start: int, buffer: t
 
 def device_run_maxima(q: torch.Tensor, keys: torch.Tensor, run_starts: np.ndarray, block_rows: int
                       ) -> torch.Tensor:
-    """:func:`cpu_run_maxima` on any device, by ``torch.segment_reduce``: [Tq, R] float32 on the keys' device."""
-    best = torch.full((q.shape[0], len(run_starts)), float("-inf"), dtype=torch.float32, device=keys.device)
+    """:func:`cpu_run_maxima` on any device, by ``torch.segment_reduce`` over each [rows, Tq] block.
+
+    Returns:
+        [Tq, R] float32 on the keys' device.
+    """
+    best = torch.full((len(run_starts), q.shape[0]), float("-inf"), dtype=torch.float32, device=keys.device)
     for start in range(0, keys.shape[0], block_rows):
-        similarity = q @ keys[start:start + block_rows].to(torch.float32).T  # [Tq, rows]
-        first, last, offsets = _runs_in_block(run_starts, start, similarity.shape[1])
-        bounds = torch.from_numpy(np.append(offsets, similarity.shape[1])).to(keys.device)
-        runs_best = torch.segment_reduce(similarity, "max", axis=1,
-                                         offsets=bounds.expand(similarity.shape[0], -1).contiguous())
-        best[:, first:last] = torch.maximum(best[:, first:last], runs_best)
-    return best
+        similarity = keys[start:start + block_rows].to(torch.float32) @ q.T  # [rows, Tq]
+        first, last, offsets = _runs_in_block(run_starts, start, similarity.shape[0])
+        lengths = torch.from_numpy(np.diff(offsets, append=similarity.shape[0])).to(keys.device)
+        runs_best = torch.segment_reduce(similarity, "max", lengths=lengths, axis=0)  # [runs, Tq]
+        best[first:last] = torch.maximum(best[first:last], runs_best)
+    return best.T
 
 
 def _runs_in_block(run_starts: np.ndarray, start: int, rows: int) -> tuple[int, int, np.ndarray]:

@@ -141,6 +141,21 @@ def test_cpu_and_device_run_maxima_agree(block_rows: int, batch: int) -> None:
         torch.testing.assert_close(anywhere, expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_late_scores_on_the_gpu_equal_the_cpu_path() -> None:
+    generator = torch.Generator().manual_seed(11)
+    doc_ids = _shuffled_documents(5000, seed=11)
+    keys, queries = torch.randn(5000, 32, generator=generator), torch.randn(9, 32, generator=generator)
+    n_slots = int(doc_ids.max()) + 1
+    on_cpu = late_document_scores(queries, keys, doc_ids, n_slots)
+    for block_rows in (None, 300):
+        on_gpu = late_document_scores(queries.cuda(), keys.cuda().half(), doc_ids.cuda(), n_slots, block_rows)
+        expected = late_document_scores(queries, keys.half(), doc_ids, n_slots)
+        torch.testing.assert_close(on_gpu.cpu(), expected, rtol=1e-5, atol=1e-4)
+    on_gpu = late_document_scores(queries, keys.cuda(), doc_ids.cuda(), n_slots)
+    torch.testing.assert_close(on_gpu.cpu(), on_cpu, rtol=1e-5, atol=1e-4)
+
+
 def test_late_best_chunk_is_the_chunk_matching_the_weighted_question_best() -> None:
     router = _router(cosine=True, reduction="late")
     bank = _bank(router, 30, seed=4)
