@@ -7,6 +7,7 @@ transformers); they are imported on use so the app runs without them.
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from types import ModuleType
 
@@ -27,7 +28,7 @@ def bm25_negatives(training: TrainingSet, per_query: int = 3, candidates: int = 
     Returns:
         per query, up to ``per_query`` pool indices, best BM25 score first.
     """
-    bm25s = _require("bm25s", "BM25-mined negatives")
+    bm25s = import_bm25s()
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(training.passages, stopwords="en", show_progress=False), show_progress=False)
     k = min(candidates, len(training.passages))
@@ -54,7 +55,7 @@ def source_negatives(training: TrainingSet, per_query: int = 2) -> list[list[int
     Returns:
         per query, up to ``per_query`` pool indices of its own source text, best BM25 score first.
     """
-    bm25s = _require("bm25s", "same-source negatives")
+    bm25s = import_bm25s()
     retriever = bm25s.BM25()
     retriever.index(bm25s.tokenize(training.passages, stopwords="en", show_progress=False), show_progress=False)
     members: dict[int, list[int]] = {}
@@ -145,6 +146,15 @@ def teacher_checked_negatives(training: TrainingSet, query_vectors: torch.Tensor
     mined = [found[len(own):] for found, own in zip(training.negatives, planted, strict=True)]
     checked = drop_false_negatives(training, mined, query_vectors.cpu(), passage_vectors.cpu())
     return [own + kept for own, kept in zip(planted, checked, strict=True)]
+
+
+def import_bm25s() -> ModuleType:
+    """``bm25s``, kept from taking the GPU: it selects top-k with JAX when JAX is installed, and JAX
+    claims three quarters of a GPU's memory the first time it runs, which leaves the router training or
+    the model beside it out of memory. BM25 needs no GPU."""
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+    return _require("bm25s", "BM25")
 
 
 def _require(module: str, purpose: str) -> ModuleType:

@@ -42,8 +42,9 @@ def bm25_scores(documents: Sequence[Document], queries: Sequence[Query]) -> tupl
     Returns:
         scores [Q, N] float32, seconds to build the index, mean milliseconds per query.
     """
-    import bm25s
+    from memsa.core.training_mining import import_bm25s
 
+    bm25s = import_bm25s()
     logging.getLogger("bm25s").setLevel(logging.ERROR)
     began = time.perf_counter()
     retriever = bm25s.BM25()
