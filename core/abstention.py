@@ -164,8 +164,13 @@ def abstains(
 def weak_lead(ranking: Sequence[RoutedDocument], bar: float, config: AbstentionConfig = DEFAULT_ABSTENTION) -> bool:
     """Whether the best document stands out from the bank by less than ``lead_factor`` times ``bar`` (or
     there is none)."""
-    threshold = config.lead_factor * bar if config.lead_factor else float("-inf")
-    return not ranking or ranking[0].relative_score < threshold
+    return not ranking or ranking[0].relative_score < evidence_bar(bar, config)
+
+
+def evidence_bar(bar: float, config: AbstentionConfig = DEFAULT_ABSTENTION) -> float:
+    """The least relative score of a document worth reading once the engine has not abstained:
+    ``lead_factor`` times the router's bar, so a question the rule lets through has documents to read."""
+    return config.lead_factor * bar if config.lead_factor else float("-inf")
 
 
 def _is_key(word: str, sentence_start: bool) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .abstention import abstains
+from .abstention import abstains, evidence_bar
 from .answering import (
     NOT_FOUND,
     Citation,
@@ -236,8 +236,7 @@ class MemoryEngine:
         # when it abstains no document can clear the bar, and the first round reads nothing.
         first = {question: self.retrieve(question, depth)}
         bar = self.router.spec.abstain_below
-        if abstains(question, first[question], self.bank.lexical_matches, bar):
-            bar = math.inf
+        bar = math.inf if abstains(question, first[question], self.bank.lexical_matches, bar) else evidence_bar(bar)
         return run_rounds(
             question, limits=limits, bar=bar,
             route=lambda query: first.pop(query) if query in first else self.retrieve(query, depth),

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from memsa.core.abstention import abstains, evidence_bar
 from memsa.core.answering import NOT_FOUND, AnswerConfig, Citation, build_citations, build_messages, choose_evidence
 from memsa.core.encoding import chunk_char_spans, tokenize_document
 from memsa.core.generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
@@ -74,13 +75,17 @@ def evaluate_answers(result: BenchmarkResult, loaded: LoadedModel, named: NamedR
     generator = make_generator(loaded, settings.device)
     config = AnswerConfig(max_new_tokens=settings.max_new_tokens)
     answers: dict[str, list[tuple[Query, str, bool]]] = {condition: [] for condition in CONDITIONS}
+    bar = router.spec.abstain_below
     with exact_words_index(benchmark.documents) as matches:
-        hits = {index: lexical_ranking(matches, benchmark.queries[index].question) for index in chosen}
+        routed = {index: fuse(route(router, all_states[index], matrices.__getitem__, eval_settings.top_k),
+                              lexical_ranking(matches, benchmark.queries[index].question), eval_settings.top_k)
+                  for index in chosen}
+        abstained = {index: abstains(benchmark.queries[index].question, routed[index], matches, bar)
+                     for index in chosen}
     for index in chosen:
         query = benchmark.queries[index]
-        routed = fuse(route(router, all_states[index], matrices.__getitem__, eval_settings.top_k), hits[index],
-                      eval_settings.top_k)
-        evidence = choose_evidence(routed, router.spec.abstain_below, config)
+        # As the engine does: the abstention rule first, then the documents above the evidence bar.
+        evidence = [] if abstained[index] else choose_evidence(routed[index], evidence_bar(bar), config)
         records = {doc.doc_id: _record(benchmark.documents[doc.doc_id], loaded.tokenizer,
                                        router.spec.router_chunk_tokens) for doc in evidence}
         prompts: dict[str, list[Citation] | None] = {

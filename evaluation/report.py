@@ -105,7 +105,8 @@ def markdown(results: Sequence[BenchmarkResult], context: dict[str, Any]) -> str
               "memsa router: the router alone; memsa layer N: one router layer alone.",
               "R@k: share of gold documents in a system's top k (absent-fact questions excluded). "
               "current>stale: share of updated facts whose current document ranks above the stale one. "
-              "abstain P/R: precision and recall of the router's abstention on absent facts. index tok/s: "
+              "abstain P/R: precision and recall of abstention on absent facts (memsa: the engine's rule, "
+              "memsa.core.abstention; memsa router: the router's bar alone). index tok/s: "
               "memory tokens per second to encode (memsa: as recorded when the cache was filled) or index. "
               "query ms: per question, encoding it and ranking.", ""]
     return "\n".join(lines)
