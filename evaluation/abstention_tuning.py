@@ -20,17 +20,14 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import torch
-
 from memsa.core.abstention import AbstentionConfig, abstains
 from memsa.core.lexical import DEFAULT_FUSION, fuse
-from memsa.core.models import LoadedModel, load_model, resolve_model
-from memsa.core.router import RouterProjectors, find_router, shipped_router_dir
-from memsa.core.settings import EngineSettings
+from memsa.core.models import LoadedModel
+from memsa.core.router import RouterProjectors
 
 from .benchmark import Benchmark, Query
 from .datasets import load_squad
-from .fusion_tuning import Ranked, rank_once, squad_halves
+from .fusion_tuning import Ranked, configured_setup, rank_once, squad_halves
 from .haystack import HaystackRecipe, build_haystack
 from .lexical_system import exact_words_index
 from .metrics import AbstentionScores, abstention_scores
@@ -159,13 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--output", type=Path, required=True, help="JSON file of every rule's scores")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    engine = EngineSettings()
-    spec = resolve_model(engine.model)
-    loaded = load_model(spec, cache_dir=engine.cache_dir)
-    router = find_router(loaded.fingerprint, [engine.router_dir, shipped_router_dir()], spec.name)
-    settings = EvalSettings(cache_dir=engine.cache_dir / "eval")
+    loaded, router, settings = configured_setup(args.threads)
     bar = router.spec.abstain_below
     grid = rules()
     queries, judged = dev_verdicts(loaded, router, settings, grid, _numbers(args.sizes), _numbers(args.seeds))

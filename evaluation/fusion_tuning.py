@@ -122,13 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--output", type=Path, required=True, help="JSON file of every rule's scores")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    engine = EngineSettings()
-    spec = resolve_model(engine.model)
-    loaded = load_model(spec, cache_dir=engine.cache_dir)
-    router = find_router(loaded.fingerprint, [engine.router_dir, shipped_router_dir()], spec.name)
-    settings = EvalSettings(cache_dir=engine.cache_dir / "eval")
+    loaded, router, settings = configured_setup(args.threads)
     bar = router.spec.abstain_below
     results: dict[str, Any] = {"weights": list(WEIGHTS), "depth": args.depth, "sets": {}}
 
@@ -158,6 +152,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             record(f"haystack {size} {split} templates ({role})",
                    rank_once(haystack, loaded, router, settings, args.depth))
     return 0
+
+
+def configured_setup(threads: int | None) -> tuple[LoadedModel, RouterProjectors, EvalSettings]:
+    """What every tuning command ranks with: the configured model (``EngineSettings``), its router (the
+    user's own, else the shipped one) and the harness's settings and cache."""
+    if threads:
+        torch.set_num_threads(threads)
+    engine = EngineSettings()
+    spec = resolve_model(engine.model)
+    loaded = load_model(spec, cache_dir=engine.cache_dir)
+    router = find_router(loaded.fingerprint, [engine.router_dir, shipped_router_dir()], spec.name)
+    return loaded, router, EvalSettings(cache_dir=engine.cache_dir / "eval")
 
 
 def _token_counter(tokenizer: Any) -> Any:
