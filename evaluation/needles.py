@@ -123,13 +123,14 @@ def make_needles(counts: NeedleCounts, seed: int, split: str = "eval",
     for index in range(counts.reworded):
         builder.reworded(f"reworded-{index}", _of(templates.reworded, split))
     for index in range(counts.updated):
-        builder.updated(f"updated-{index}", rng.choice(_of(templates.updated, split)))
+        builder.updated(f"updated-{index}", _of(templates.updated, split))
     for index in range(counts.absent):
         builder.absent(f"absent-{index}", _of(templates.exact, split), _of(templates.reworded, split))
     return NeedleSet(builder.needles, builder.probes, builder.apart)
 
 
 _Template = TypeVar("_Template", ExactTemplate, RewordedTemplate, UpdatedTemplate)
+_Person = TypeVar("_Person", RewordedTemplate, UpdatedTemplate)
 
 
 def _of(templates: tuple[_Template, ...], split: str) -> list[_Template]:
@@ -186,20 +187,35 @@ class _Builder:
         self.apart.append(tuple(ids))
 
     def person(self, template: RewordedTemplate | UpdatedTemplate) -> str:
+        """A person not yet planted with this template (see :meth:`open_template`)."""
         free = [name for name in NAMES if (template.fact, name) not in self.used_people]
-        name = self.rng.choice(free or NAMES)
+        name = self.rng.choice(free)
         self.used_people.add((template.fact, name))
         return name
 
+    def open_template(self, templates: list[_Person], family: str) -> _Person:
+        """A template not yet planted for every person, so no (template, person) pair is planted twice: two
+        such needles would give one question two answers.
+
+        Raises:
+            InvalidInput: every pair is taken (more needles of the family asked for than the split holds).
+        """
+        open_templates = [t for t in templates if any((t.fact, name) not in self.used_people for name in NAMES)]
+        if not open_templates:
+            raise InvalidInput(f"too many {family} needles for the {len(templates)} templates of this split: "
+                               f"each template is planted once per person ({len(NAMES)} people)")
+        return self.rng.choice(open_templates)
+
     def reworded(self, qid: str, templates: list[RewordedTemplate]) -> None:
-        template = self.rng.choice(templates)
+        template = self.open_template(templates, "reworded")
         slots = {"name": self.person(template)}
         fact = self.fill(template.fact, slots)
         self.needles.append(Needle(qid, fact))
         question = template.question.format(**slots)
         self.probes.append(Probe(qid, "reworded", question, (slots[template.answer],), (qid,)))
 
-    def updated(self, qid: str, template: UpdatedTemplate) -> None:
+    def updated(self, qid: str, templates: list[UpdatedTemplate]) -> None:
+        template = self.open_template(templates, "updated")
         slots = {"name": self.person(template)}
         stale = self.fill(template.fact, slots)
         old_value = slots[template.answer]

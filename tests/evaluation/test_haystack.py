@@ -133,3 +133,13 @@ def test_own_templates_make_an_unseen_set() -> None:
     assert all(needle.text.startswith("The hangar code of ") for needle in needles.needles)
     with pytest.raises(InvalidInput, match="no needle template"):
         make_needles(NeedleCounts(), seed=1, templates=TemplateSet(lookalike=()))  # look-alikes asked for, none
+
+
+def test_no_question_has_two_planted_answers() -> None:
+    """Each (template, person) pair is planted once, however many reworded and updated needles are asked for;
+    beyond what the templates hold the request is refused."""
+    needles = make_needles(NeedleCounts(reworded=120, updated=40, absent=0), seed=3)
+    questions = [probe.question for probe in needles.probes if probe.family in ("reworded", "updated")]
+    assert len(questions) == 160 and len(set(questions)) == 160
+    with pytest.raises(InvalidInput, match="too many reworded needles"):
+        make_needles(NeedleCounts(reworded=16 * 8 + 1), seed=3)
