@@ -27,7 +27,7 @@ from .encoding import encode_documents
 from .generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
 from .interleave.judge import SufficiencyJudge
 from .interleave.rounds import DocumentsRead, InterleaveResult, RoundEvent, RoundRecord, RoundStarted, run_rounds
-from .lexical import fuse, lexical_ranking
+from .lexical import fused_ranking
 from .memory.bank import MemoryBank
 from .memory.records import BankIdentity, BankStats, NewDocument, SourceInfo
 from .models import LoadedModel, load_model, resolve_model
@@ -36,7 +36,7 @@ from .msa.memory_text import memory_document
 from .msa.prompt import chat_frame
 from .msa.sparse import SparseGenerator
 from .router import RouterProjectors, find_router, shipped_router_dir
-from .routing import RoutedDocument, question_states, route
+from .routing import RoutedDocument, question_states
 from .settings import EngineSettings, ensure_private_dir
 
 if TYPE_CHECKING:
@@ -214,9 +214,8 @@ class MemoryEngine:
         """Stage 2 only: the ranked documents for a question, the router's ranking with the exact-words
         index's fused in (``lexical.py``: scores and relative scores, and so the abstention bar, are fused)."""
         states = question_states(self.decoder, self.loaded.tokenizer, question, self.router.spec.layers)
-        depth = top_k or self.settings.top_k
-        routed = route(self.router, states, self.bank.router_keys, depth)
-        return fuse(routed, lexical_ranking(self.bank.lexical_matches, question), depth)
+        return fused_ranking(self.router, states, self.bank.router_keys, self.bank.lexical_matches, question,
+                             top_k or self.settings.top_k)
 
     def interleave(
         self, question: str, top_k: int | None = None, rounds: int | None = None

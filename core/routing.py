@@ -12,7 +12,7 @@ interaction: the sum over the question's weighted vectors of each one's best chu
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -207,6 +207,7 @@ def route(
     states: dict[int, torch.Tensor],
     router_keys: Callable[[int], RouterKeyMatrix],
     top_k: int,
+    include: Collection[int] = (),
 ) -> list[RoutedDocument]:
     """Rank documents for a question.
 
@@ -217,10 +218,13 @@ def route(
         router: projectors of every router layer.
         states: layer -> [Tq, hidden] question states (see :func:`question_states`).
         router_keys: layer -> the bank's live router-key rows.
-        top_k: documents each layer selects, and the length of the returned list.
+        top_k: documents each layer selects, and the length of the ranking returned.
+        include: documents to score as well wherever they rank (the exact-words index's finds, which
+            ``lexical.fuse`` then ranks by their true routing scores).
 
     Returns:
-        Up to ``top_k`` documents, best first.
+        Up to ``top_k`` documents, best first, then those of ``include`` outside them that have router
+        rows, best first.
     """
     layers = router.spec.layers
     matrices = {layer: router_keys(layer) for layer in layers}
@@ -238,6 +242,8 @@ def route(
     combined = torch.stack([per_layer[layer] for layer in layers]).mean(dim=0)
     background = float(combined[torch.isfinite(combined)].median())
     chosen = ranked[:top_k]
+    extra = {doc for doc in include if 0 <= doc < n_slots and bool(torch.isfinite(combined[doc]))} - set(chosen)
+    chosen += sorted(extra, key=lambda doc: -float(combined[doc]))
     layer_scores = {doc_id: {layer: float(per_layer[layer][doc_id]) for layer in layers} for doc_id in chosen}
     best_layers = {doc_id: max(scores, key=scores.__getitem__) for doc_id, scores in layer_scores.items()}
     best_chunks = _best_chunks(router, queries, matrices, best_layers)

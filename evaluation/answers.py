@@ -17,10 +17,9 @@ from memsa.core.abstention import abstains, evidence_bar
 from memsa.core.answering import NOT_FOUND, AnswerConfig, Citation, build_citations, build_messages, choose_evidence
 from memsa.core.encoding import chunk_char_spans, tokenize_document
 from memsa.core.generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
-from memsa.core.lexical import fuse, lexical_ranking
+from memsa.core.lexical import fused_ranking
 from memsa.core.memory.records import DocumentRecord
 from memsa.core.models import LoadedModel
-from memsa.core.routing import route
 
 from .benchmark import Document, Query
 from .lexical_system import exact_words_index
@@ -77,8 +76,8 @@ def evaluate_answers(result: BenchmarkResult, loaded: LoadedModel, named: NamedR
     answers: dict[str, list[tuple[Query, str, bool]]] = {condition: [] for condition in CONDITIONS}
     bar = router.spec.abstain_below
     with exact_words_index(benchmark.documents) as matches:
-        routed = {index: fuse(route(router, all_states[index], matrices.__getitem__, eval_settings.top_k),
-                              lexical_ranking(matches, benchmark.queries[index].question), eval_settings.top_k)
+        routed = {index: fused_ranking(router, all_states[index], matrices.__getitem__, matches,
+                                       benchmark.queries[index].question, eval_settings.top_k)
                   for index in chosen}
         abstained = {index: abstains(benchmark.queries[index].question, routed[index], matches, bar)
                      for index in chosen}

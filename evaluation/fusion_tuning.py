@@ -51,15 +51,17 @@ class Ranked:
 
 def rank_once(benchmark: Benchmark, loaded: LoadedModel, router: RouterProjectors, settings: EvalSettings,
               depth: int) -> Ranked:
-    """Route every question (top k) and look it up in the exact-words index (``depth`` documents)."""
+    """Look every question up in the exact-words index (``depth`` documents) and route it (top k, and the
+    exact-words finds, as ``lexical.fused_ranking`` does)."""
     named = [NamedRouter("memsa", router)]
     inputs, _ = encode_benchmark(loaded, state_spec(loaded, named, settings), benchmark, settings)
+    with exact_words_index(benchmark.documents) as matches:
+        hits = [lexical_ranking(matches, query.question, depth) for query in benchmark.queries]
     with torch.inference_mode():
         matrices = router_key_matrices(router, inputs, settings.device)
         states = question_states(inputs, router.spec.layers, settings.device)
-        routed = [route(router, state, matrices.__getitem__, settings.top_k) for state in states]
-    with exact_words_index(benchmark.documents) as matches:
-        hits = [lexical_ranking(matches, query.question, depth) for query in benchmark.queries]
+        routed = [route(router, state, matrices.__getitem__, settings.top_k, include=[hit.doc_id for hit in found])
+                  for state, found in zip(states, hits, strict=True)]
     return Ranked(benchmark.name, benchmark.queries, routed, hits)
 
 

@@ -13,7 +13,7 @@ import torch
 
 from memsa.core.abstention import BAR_ONLY, DEFAULT_ABSTENTION, AbstentionConfig, abstains, weak_lead
 from memsa.core.errors import InvalidInput
-from memsa.core.lexical import DEFAULT_FUSION, FusionConfig, Matches, fuse, lexical_ranking
+from memsa.core.lexical import DEFAULT_FUSION, FusionConfig, Matches, fused_ranking
 from memsa.core.memory.records import RouterKeyMatrix
 from memsa.core.router import RouterProjectors
 from memsa.core.routing import RoutedDocument, layer_document_scores, route
@@ -140,13 +140,13 @@ def run_router(router: RouterProjectors, inputs: CachedInputs, queries: Sequence
     runs.append(_combined_run("memsa router", router, queries, routed_lists, index_seconds, index_tokens,
                               _mean_ms(elapsed, question_seconds)))
     if matches is not None:
-        fused_lists, abstained = [], {}
-        began = time.perf_counter()
-        for query, routed in zip(queries, routed_lists, strict=True):
-            fused = fuse(routed, lexical_ranking(matches, query.question, fusion.depth), top_k, fusion)
+        fused_lists, abstained, elapsed = [], {}, 0.0
+        for query, state in zip(queries, states, strict=True):
+            began = time.perf_counter()
+            fused = fused_ranking(router, state, matrices.__getitem__, matches, query.question, top_k, fusion)
+            elapsed += time.perf_counter() - began
             fused_lists.append(fused)
             abstained[query.qid] = abstains(query.question, fused, matches, router.spec.abstain_below, abstention)
-        elapsed += time.perf_counter() - began
         runs.append(_combined_run("memsa", router, queries, fused_lists, index_seconds, index_tokens,
                                   _mean_ms(elapsed, question_seconds), abstained))
     return runs

@@ -56,6 +56,23 @@ def test_route_matches_brute_force(cosine: bool, n_docs: int, top_k: int, reduct
         assert doc.score == pytest.approx(score, rel=1e-4, abs=1e-5)
 
 
+@pytest.mark.parametrize("reduction", ["max", "mixed"])
+def test_included_documents_keep_their_own_scores(reduction: str) -> None:
+    router = _router(True, reduction)
+    bank = _bank(router, 40, seed=4)
+    states = {layer: torch.randn(9, 24) for layer in LAYERS}
+    everything = route(router, states, bank.__getitem__, 40)
+    top = route(router, states, bank.__getitem__, 5)
+    wanted = [everything[-1].doc_id, everything[20].doc_id, top[0].doc_id, 10_000, 6]  # 10,000 and 6: no rows
+    found = route(router, states, bank.__getitem__, 5, include=wanted)
+    assert [doc.doc_id for doc in found] == [doc.doc_id for doc in top] + [everything[20].doc_id, everything[-1].doc_id]
+    by_id = {doc.doc_id: doc for doc in everything}
+    for doc in found:
+        assert doc.score == pytest.approx(by_id[doc.doc_id].score, abs=1e-6)
+        assert doc.relative_score == pytest.approx(by_id[doc.doc_id].relative_score, abs=1e-6)
+        assert doc.best_chunk == by_id[doc.doc_id].best_chunk
+
+
 def test_best_chunk_is_the_highest_scoring_chunk_of_the_best_layer() -> None:
     router = _router(cosine=True)
     bank = _bank(router, 30, seed=3)

@@ -90,7 +90,8 @@ def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
         runs = run_router(router, inputs, benchmark.queries, top_k=5, matches=matches)
     assert any(hits), "no question shares a word with memory: the exact-words side is untested"
     for engine_routed, state, found in zip(from_engine, states, hits, strict=True):
-        harness_routed = fuse(route(router, state, matrices.__getitem__, 5), found, 5)
+        also = [hit.doc_id for hit in found]
+        harness_routed = fuse(route(router, state, matrices.__getitem__, 5, include=also), found, 5)
         harness_scores = {doc.doc_id: doc.score for doc in harness_routed}
         engine_scores = {bank_ids[doc.doc_id]: doc.score for doc in engine_routed}
         for doc_id in harness_scores.keys() & engine_scores.keys():
@@ -103,7 +104,8 @@ def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
     for row, query in enumerate(benchmark.queries):
         routed = route(router, states[row], matrices.__getitem__, 5)
         assert router_only.rankings[query.qid] == [doc.doc_id for doc in routed]
-        assert product.rankings[query.qid] == [doc.doc_id for doc in fuse(routed, hits[row], 5)]
+        with_hits = route(router, states[row], matrices.__getitem__, 5, include=[hit.doc_id for hit in hits[row]])
+        assert product.rankings[query.qid] == [doc.doc_id for doc in fuse(with_hits, hits[row], 5)]
     for run in (router_only, product):
         assert run.abstained is not None and set(run.abstained) == {q.qid for q in benchmark.queries}
     _, again = encode_benchmark(loaded, spec, benchmark, eval_settings)
