@@ -12,9 +12,9 @@ the exact-words index knows which for the cost of a lookup per name. So the rule
 1. unknown names: at least ``unknown_share`` (half) of the question's *key words* are in no memory
    document. A key word holds a digit or a capital letter (the capital starting the question's first
    word does not count; stop words never count): ``Velhundor``, ``K4-381``, ``iPhone``, ``2019``. Each
-   is looked up in the FTS5 index as one phrase whose last word may go on, a plural "s" dropped
-   (``K4-381`` as ``"k4 381"*``, ``MVPs`` as ``"mvp"*``), so a code is known only whole but an inflected
-   name is not taken for an unknown one; a misspelt name beside correctly spelt ones does not abstain;
+   is looked up in the FTS5 index as one phrase whose last word may go on (``K4-381`` as ``"k4 381"*``),
+   and the index stems English word forms (``MVPs`` finds ``MVP``), so a code is known only whole but an
+   inflected name is not taken for an unknown one; a misspelt name beside correctly spelt ones does not abstain;
 2. weak lead: the fused ranking's best relative score is under ``lead_factor`` (0.9) times the
    router's bar (1 was the engine's rule before).
 
@@ -54,6 +54,7 @@ fused lead); the model's own "not found" is the last defence there.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -128,13 +129,14 @@ def key_words(question: str) -> list[str]:
 def unknown_words(question: str, matches: Matches) -> list[str]:
     """The question's key words that no memory document holds.
 
-    Each is looked up as one FTS5 phrase whose last word may go on ("Bronco" finds "Broncos"), after a
-    plural "s" is dropped ("MVPs" finds "MVP"), so an inflected name is not taken for an unknown one.
+    Each is looked up as one FTS5 phrase whose last word may go on ("Bronco" finds "Broncos"); the
+    index's porter stemmer matches word forms ("MVPs" finds "MVP"), so an inflected name is not taken
+    for an unknown one.
 
     Args:
         matches: (expression, limit) -> (doc_id, score) pairs, e.g. ``MemoryBank.lexical_matches``.
     """
-    return [word for word in key_words(question) if not matches(f'"{_stem(word)}" *', 1)]
+    return [word for word in key_words(question) if not matches(f'"{word}" *', 1)]
 
 
 def abstains(
@@ -167,6 +169,13 @@ def weak_lead(ranking: Sequence[RoutedDocument], bar: float, config: AbstentionC
     return not ranking or ranking[0].relative_score < evidence_bar(bar, config)
 
 
+def reading_bar(question: str, ranking: Sequence[RoutedDocument], matches: Matches, bar: float,
+                config: AbstentionConfig = DEFAULT_ABSTENTION) -> float:
+    """The least relative score of a document the engine reads for ``question``: infinite when it
+    abstains (:func:`abstains`, nothing is read), else :func:`evidence_bar`."""
+    return math.inf if abstains(question, ranking, matches, bar, config) else evidence_bar(bar, config)
+
+
 def evidence_bar(bar: float, config: AbstentionConfig = DEFAULT_ABSTENTION) -> float:
     """The least relative score of a document worth reading once the engine has not abstained:
     ``lead_factor`` times the router's bar, so a question the rule lets through has documents to read."""
@@ -176,10 +185,3 @@ def evidence_bar(bar: float, config: AbstentionConfig = DEFAULT_ABSTENTION) -> f
 def _is_key(word: str, sentence_start: bool) -> bool:
     capitals = word[1:] if sentence_start else word
     return word.lower() not in STOP_WORDS and any(char.isdigit() or char.isupper() for char in capitals)
-
-
-def _stem(word: str) -> str:
-    """``word`` without a plural "s" ("MVPs", "Grammys", "70s"), for a prefix lookup."""
-    if len(word) > 3 and word[-1] in "sS" and word[-2] not in "sS":
-        return word[:-1]
-    return word

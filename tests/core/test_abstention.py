@@ -66,7 +66,7 @@ def test_unknown_words_are_looked_up_whole(matches: Matches) -> None:
     # Every part of "K4-813" is in memory, but not as one code.
     assert unknown_words("Which gate does flight K4-813 board at?", matches) == ["K4-813"]
     assert unknown_words("Where does Priya's kid study, and does Mateo know?", matches) == ["Mateo"]
-    # Inflected names are known: a plural "s" is dropped and the last word may go on.
+    # Inflected names are known: the index stems word forms and the last word may go on.
     assert unknown_words("Did the Bronco MVPs win in the 70s?", matches) == []
 
 
