@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 import time
 from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
-from .abstention import abstains, evidence_bar
+from .abstention import reading_bar
 from .answering import (
     NOT_FOUND,
     Citation,
@@ -234,8 +233,7 @@ class MemoryEngine:
         # The question is routed once, here, so the abstention rule (``abstention.py``) can judge its ranking;
         # when it abstains no document can clear the bar, and the first round reads nothing.
         first = {question: self.retrieve(question, depth)}
-        bar = self.router.spec.abstain_below
-        bar = math.inf if abstains(question, first[question], self.bank.lexical_matches, bar) else evidence_bar(bar)
+        bar = reading_bar(question, first[question], self.bank.lexical_matches, self.router.spec.abstain_below)
         return run_rounds(
             question, limits=limits, bar=bar,
             route=lambda query: first.pop(query) if query in first else self.retrieve(query, depth),

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from memsa.core.abstention import abstains, evidence_bar
+from memsa.core.abstention import reading_bar
 from memsa.core.answering import NOT_FOUND, AnswerConfig, Citation, build_citations, build_messages, choose_evidence
 from memsa.core.encoding import chunk_char_spans, tokenize_document
 from memsa.core.generation import LlamaCppGenerator, TextGenerator, TorchGenerator, llama_cpp_available
@@ -79,12 +79,11 @@ def evaluate_answers(result: BenchmarkResult, loaded: LoadedModel, named: NamedR
         routed = {index: fused_ranking(router, all_states[index], matrices.__getitem__, matches,
                                        benchmark.queries[index].question, eval_settings.top_k)
                   for index in chosen}
-        abstained = {index: abstains(benchmark.queries[index].question, routed[index], matches, bar)
-                     for index in chosen}
+        bars = {index: reading_bar(benchmark.queries[index].question, routed[index], matches, bar)
+                for index in chosen}
     for index in chosen:
         query = benchmark.queries[index]
-        # As the engine does: the abstention rule first, then the documents above the evidence bar.
-        evidence = [] if abstained[index] else choose_evidence(routed[index], evidence_bar(bar), config)
+        evidence = choose_evidence(routed[index], bars[index], config)  # as the engine reads
         records = {doc.doc_id: _record(benchmark.documents[doc.doc_id], loaded.tokenizer,
                                        router.spec.router_chunk_tokens) for doc in evidence}
         prompts: dict[str, list[Citation] | None] = {
