@@ -1,4 +1,8 @@
-"""MemoryBank: the persistent MSA memory, an SQLite index (what is remembered) over tensor files (where)."""
+"""MemoryBank: the persistent MSA memory, an SQLite index (what is remembered) over tensor files (where).
+
+The bank owns the document and source side (storing, renaming, forgetting, looking up) and the locking; it
+hands the tensor side (row files, resident router keys, compaction) to ``BankTensors``.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 
-import numpy as np
 import torch
 
-from ..errors import InvalidInput, StorageUnavailable
-from .index import KV_SPACE, ROUTER_SPACE, ROW_SPACES, MemoryIndex
+from ..errors import InvalidInput
+from .bank_tensors import BankTensors
+from .index import KV_SPACE, ROUTER_SPACE, MemoryIndex
 from .ledger import IngestLedger
 from .opening import acquire_lock, make_private_directory, settle_identity
 from .records import (
@@ -27,14 +31,7 @@ from .records import (
     SourceInfo,
     SourceRecord,
 )
-from .tensor_store import (
-    KV_KINDS,
-    ResidentRouterKeys,
-    TensorStore,
-    check_encoding,
-    chunk_counts,
-    stacked_rows,
-)
+from .tensor_store import check_encoding
 
 log = logging.getLogger(__name__)
 
@@ -65,12 +62,7 @@ class MemoryBank:
         self.read_only = read_only
         self._index = index
         self._lock_fd = lock_fd
-        self._auto_compact_min_rows = auto_compact_min_rows
-        spaces = index.row_spaces()
-        self._store = TensorStore(
-            directory, identity, {name: space.generation for name, space in spaces.items()}
-        )
-        self._resident: dict[int, ResidentRouterKeys] = {}
+        self._tensors = BankTensors(directory, identity, index, auto_compact_min_rows=auto_compact_min_rows)
         self._lock = threading.RLock()
         self._closed = False
         self._reserved: set[int] = set()  # ids from reserve_document_ids not stored yet
@@ -116,8 +108,7 @@ class MemoryBank:
                     read_only=read_only,
                     auto_compact_min_rows=auto_compact_min_rows,
                 )
-                committed = {name: space.committed_rows for name, space in index.row_spaces().items()}
-                bank._store.recover(committed, read_only=read_only)
+                bank._tensors.recover(read_only=read_only)
             except BaseException:
                 index.close()
                 raise
@@ -131,8 +122,7 @@ class MemoryBank:
             if self._closed:
                 return
             self._closed = True
-            self._resident.clear()
-            self._store.close()
+            self._tensors.close()
             self._index.close()
             os.close(self._lock_fd)
 
@@ -167,7 +157,7 @@ class MemoryBank:
             self._require_writable()
             self._check_reserved(documents)
             encodings = [document.encoding for document in documents if document.encoding is not None]
-            placed = iter(self._append_rows(encodings))
+            placed = iter(self._tensors.append_rows(encodings))
             with self._index.transaction():
                 removed = self._index.delete_documents_of(source.path)
                 source_id = self._index.upsert_source(source)
@@ -177,15 +167,15 @@ class MemoryBank:
                     if document.encoding is not None:
                         rows = next(placed)
                     doc_ids.append(self._index.insert_document(source_id, document, *rows))
-                self._commit_rows(encodings)
+                self._tensors.commit_rows(encodings)
                 if within is not None:
                     within(doc_ids)
             encoded_ids = [
                 doc_id for doc_id, doc in zip(doc_ids, documents, strict=True) if doc.encoding is not None
             ]
-            self._update_resident(removed, encoded_ids, encodings)
+            self._tensors.update_resident(removed, encoded_ids, encodings)
             self._reserved.difference_update(doc_ids)
-            self._maybe_compact()
+            self._tensors.maybe_compact()
             return doc_ids
 
     def reserve_document_ids(self, count: int) -> list[int]:
@@ -233,14 +223,14 @@ class MemoryBank:
                 )
             items = [(doc_id, encoding) for doc_id, encoding in items if doc_id in existing]
             encodings = [encoding for _, encoding in items]
-            placed = self._append_rows(encodings)
+            placed = self._tensors.append_rows(encodings)
             with self._index.transaction():
                 for (doc_id, encoding), (router_rows, kv_rows) in zip(items, placed, strict=True):
                     self._index.set_encoding(
                         doc_id, encoding.n_tokens, router_rows, kv_rows, encoding.router_chunk_spans
                     )
-                self._commit_rows(encodings)
-            self._update_resident([], [doc_id for doc_id, _ in items], encodings)
+                self._tensors.commit_rows(encodings)
+            self._tensors.update_resident([], [doc_id for doc_id, _ in items], encodings)
 
     def update_source_stat(
         self, path: str, mtime_ns: int, size: int, *, within: Callable[[], None] | None = None
@@ -254,9 +244,7 @@ class MemoryBank:
             if within is not None:
                 within()
 
-    def rename_source(
-        self, old_path: str, new_path: str, *, within: Callable[[], None] | None = None
-    ) -> None:
+    def rename_source(self, old_path: str, new_path: str, *, within: Callable[[], None] | None = None) -> None:
         """Move a source and its parts to ``new_path`` without re-encoding; a source already at ``new_path``
         is replaced. ``within`` runs inside the same transaction."""
         if old_path == new_path:
@@ -269,8 +257,7 @@ class MemoryBank:
                     raise InvalidInput(f"{old_path} is not in the memory.")
                 if within is not None:
                     within()
-            self._update_resident(removed, [], [])
-            self._maybe_compact()
+            self._tensors.forget(removed)
 
     def rename_tree(self, old_path: str, new_path: str, *, within: Callable[[], None] | None = None) -> int:
         """Move whatever memory holds at or inside ``old_path`` (a file and its parts, a folder's files) to
@@ -288,8 +275,7 @@ class MemoryBank:
                 self._index.rename_tree(old_path, new_path, _SEPARATORS)
                 if within is not None:
                     within()
-            self._update_resident(removed, [], [])
-            self._maybe_compact()
+            self._tensors.forget(removed)
             return moved
 
     def delete_source(self, path: str) -> int:
@@ -297,8 +283,7 @@ class MemoryBank:
         with self._lock:
             self._require_writable()
             removed = self._index.delete_source(path)
-            self._update_resident(removed, [], [])
-            self._maybe_compact()
+            self._tensors.forget(removed)
             return len(removed)
 
     def delete_sources_under(self, folder: str) -> int:
@@ -306,8 +291,7 @@ class MemoryBank:
         with self._lock:
             self._require_writable()
             removed = self._index.delete_sources_under(folder, _SEPARATORS)
-            self._update_resident(removed, [], [])
-            self._maybe_compact()
+            self._tensors.forget(removed)
             return len(removed)
 
     def forget_tree(self, path: str, *, within: Callable[[], None] | None = None) -> int:
@@ -320,8 +304,7 @@ class MemoryBank:
                 removed += self._index.delete_sources_under(path, _SEPARATORS)
                 if within is not None:
                     within()
-            self._update_resident(removed, [], [])
-            self._maybe_compact()
+            self._tensors.forget(removed)
             return len(removed)
 
     def parts_of(self, path: str) -> list[SourceRecord]:
@@ -368,31 +351,21 @@ class MemoryBank:
         """Live router keys of ``layer``: keys [C, D_r] float32, doc_ids [C], chunk_index [C].
 
         Loaded from disk once per layer, then kept current by every write; the returned tensors never change.
+
+        Raises:
+            InvalidInput: ``layer`` is not a router layer of this memory.
         """
-        self._check_layer(layer)
         with self._lock:
-            resident = self._resident.get(layer)
-            if resident is None:
-                placements = self._index.placements(ROUTER_SPACE)
-                resident = ResidentRouterKeys.load(self._store, layer, placements)
-                self._resident[layer] = resident
-            return resident.matrix()
+            return self._tensors.router_keys(layer)
 
     def pooled_kv(self, layer: int, doc_id: int) -> tuple[torch.Tensor, torch.Tensor]:
         """K̄ and V̄ of one document in ``layer``: ([C, kv_dim], [C, kv_dim]) float16, memory-mapped.
 
         Raises:
-            InvalidInput: no such document, or it is not encoded.
+            InvalidInput: not a router layer, no such document, or it is not encoded.
         """
-        self._check_layer(layer)
         with self._lock:
-            ranges = self._index.row_ranges(doc_id)
-            if ranges is None or ranges[1] is None:
-                raise InvalidInput(f"Document {doc_id} is not in the memory or not encoded.")
-            kv_rows = ranges[1]
-            return self._store.read(layer, "pooled_keys", kv_rows), self._store.read(
-                layer, "pooled_values", kv_rows
-            )
+            return self._tensors.pooled_kv(layer, doc_id)
 
     def stats(self) -> BankStats:
         with self._lock:
@@ -420,115 +393,8 @@ class MemoryBank:
         """
         with self._lock:
             self._require_writable()
-            spaces = self._index.row_spaces()
-            generation = max(space.generation for space in spaces.values()) + 1
-            placements = {space: self._index.placements(space) for space in ROW_SPACES}
-            try:
-                self._store.write_generation(generation, placements)
-                with self._index.transaction():
-                    for space, placed in placements.items():
-                        new_starts = np.cumsum(placed.counts) - placed.counts
-                        self._index.move_rows(space, placed.doc_ids.tolist(), new_starts.tolist())
-                        self._index.set_row_space(
-                            space, committed_rows=int(placed.counts.sum()), generation=generation
-                        )
-            finally:
-                # The generation the index names is the truth, whether or not the commit landed; the other
-                # folder goes. Rows keep their order, so the resident router keys stay valid either way.
-                self._store.use_generations(
-                    {name: space.generation for name, space in self._index.row_spaces().items()}
-                )
-                self._store.remove_other_generations()
-            log.info("compacted the memory at %s into generation %d", self.directory, generation)
-
-    def _append_rows(self, encodings: Sequence[EncodedDocument]) -> list[tuple[RowRange, RowRange]]:
-        """Write the rows of ``encodings`` past the committed ends, fsynced; return their (router, kv) rows.
-
-        Nothing is live until ``_commit_rows`` runs in the same index transaction as the documents.
-        """
-        if not encodings:
-            return []
-        spaces = self._index.row_spaces()
-        router_at, kv_at = spaces[ROUTER_SPACE].committed_rows, spaces[KV_SPACE].committed_rows
-        placed: list[tuple[RowRange, RowRange]] = []
-        router_row, kv_row = router_at, kv_at
-        for encoding in encodings:
-            router_count, kv_count = chunk_counts(encoding)
-            placed.append((RowRange(router_row, router_count), RowRange(kv_row, kv_count)))
-            router_row, kv_row = router_row + router_count, kv_row + kv_count
-        layers = self.identity.router_layers
-        try:
-            self._store.append(
-                ROUTER_SPACE,
-                router_at,
-                {(layer, "router_keys"): stacked_rows(encodings, "router_keys", layer) for layer in layers},
-            )
-            self._store.append(
-                KV_SPACE,
-                kv_at,
-                {
-                    (layer, kind): stacked_rows(encodings, kind, layer)
-                    for layer in layers
-                    for kind in KV_KINDS
-                },
-            )
-        except StorageUnavailable:
-            self._store.discard_past(ROUTER_SPACE, router_at)
-            self._store.discard_past(KV_SPACE, kv_at)
-            raise
-        return placed
-
-    def _commit_rows(self, encodings: Sequence[EncodedDocument]) -> None:
-        """Inside the caller's transaction: move the committed ends past the rows ``_append_rows`` wrote."""
-        if not encodings:
-            return
-        spaces = self._index.row_spaces()
-        counts = [chunk_counts(encoding) for encoding in encodings]
-        self._index.set_row_space(
-            ROUTER_SPACE, committed_rows=spaces[ROUTER_SPACE].committed_rows + sum(c[0] for c in counts)
-        )
-        self._index.set_row_space(
-            KV_SPACE, committed_rows=spaces[KV_SPACE].committed_rows + sum(c[1] for c in counts)
-        )
-
-    def _update_resident(
-        self, removed: list[int], added: list[int], encodings: Sequence[EncodedDocument]
-    ) -> None:
-        """Apply a committed write to the router keys already in RAM."""
-        try:
-            for layer, resident in self._resident.items():
-                resident.remove(removed)
-                if added:
-                    counts = [chunk_counts(encoding)[0] for encoding in encodings]
-                    resident.append(
-                        stacked_rows(encodings, "router_keys", layer),
-                        np.repeat(np.asarray(added, dtype=np.int64), counts),
-                        np.concatenate([np.arange(count, dtype=np.int64) for count in counts]),
-                    )
-        except BaseException:
-            # The write is committed; rather than keep a wrong copy, reload from disk when next asked.
-            self._resident.clear()
-            raise
-
-    def _maybe_compact(self) -> None:
-        spaces = self._index.row_spaces().values()
-        if not any(
-            s.dead_rows > s.committed_rows // 2 and s.dead_rows >= self._auto_compact_min_rows for s in spaces
-        ):
-            return
-        try:
-            self.compact()
-        except StorageUnavailable as error:
-            # The write that got here is committed; a compaction can wait for more disk space.
-            log.warning("could not compact the memory at %s: %s", self.directory, error)
+            self._tensors.compact()
 
     def _require_writable(self) -> None:
         if self.read_only:
             raise InvalidInput(f"The memory at {self.directory} was opened read-only.")
-
-    def _check_layer(self, layer: int) -> None:
-        if layer not in self.identity.router_layers:
-            raise InvalidInput(
-                f"Layer {layer} is not a router layer of this memory {self.identity.router_layers}."
-            )
-
