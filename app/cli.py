@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--source-negatives", type=int, default=0,
                        help="hard negatives per query mined by BM25 from its own source text, among passages "
                             "without its words (needs bm25s)")
+    train.add_argument("--reworded-share", type=float, default=0.0,
+                       help="share of passages that also get a paraphrase-style query: one of their sentences "
+                            "with most words replaced by WordNet synonyms or broader words (0..1)")
+    train.add_argument("--wordnet", type=Path, default=Path("/usr/share/wordnet"), metavar="DIR",
+                       help="WordNet 3.0 database for --reworded-share (Debian package wordnet-base)")
     train.add_argument("--router-mined", type=int, default=0,
                        help="hard negatives per query mined by the router itself halfway through training")
     train.add_argument("--distill", type=float, default=0.0,

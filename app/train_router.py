@@ -17,6 +17,8 @@ from memsa.core.router import QUERY_REDUCTIONS, RouterProjectors, router_file_na
 from memsa.core.router_training import TrainingConfig, calibrate_abstention, train_router
 from memsa.core.settings import EngineSettings, ensure_private_dir
 from memsa.core.training_corpus import TrainingSet, corpus_texts, make_training_set
+from memsa.core.training_paraphrase import with_reworded_queries
+from memsa.core.wordnet import WordNet
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +31,9 @@ DATA = ("self-supervised queries (sentences and pseudo-questions, kept in or rem
         "planted in an unrelated one) over passages of pydoc_data.topics, /usr/share/doc README/NEWS/*.txt/*.md "
         "and stdlib module docstrings (memsa.core.training_corpus.make_training_set); hard negatives: the "
         "planted fact's host passage, BM25-mined passages of other source texts, and with --source-negatives "
-        "BM25-ranked passages of the query's own source text that lack its words (memsa.core.training_mining)")
+        "BM25-ranked passages of the query's own source text that lack its words (memsa.core.training_mining); "
+        "with --reworded-share, paraphrase-style queries whose content words are WordNet 3.0 synonyms or broader "
+        "words (memsa.core.training_paraphrase)")
 
 
 def default_layers(n_layers: int) -> tuple[int, ...]:
@@ -53,7 +57,7 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise InvalidInput("--pairs must be at least 200 passages")
     if args.queries_per_passage < 2:
         raise InvalidInput("--queries-per-passage must be at least 2")
-    for name in ("question_share", "planted_share"):
+    for name in ("question_share", "planted_share", "reworded_share"):
         if not 0.0 <= getattr(args, name) <= 1.0:
             raise InvalidInput(f"--{name.replace('_', '-')} must lie between 0 and 1")
     if args.batch_size < 2:
@@ -134,6 +138,8 @@ def run_training(settings: EngineSettings, args: argparse.Namespace) -> int:
     layers = parse_layers(args.layers, n_layers) if args.layers else default_layers(n_layers)
     training = load_training_set(args) if args.pairs_file else gather_training_set(args)
     training = with_source_negatives(training, args.source_negatives)
+    if args.reworded_share:
+        training = with_reworded_queries(training, args.reworded_share, args.seed, WordNet(args.wordnet))
     if args.keep_layers is not None and not 1 <= args.keep_layers <= len(layers):
         raise InvalidInput(f"--keep-layers must be between 1 and the {len(layers)} layers trained")
     start_from = None
@@ -192,7 +198,8 @@ def training_command(args: argparse.Namespace, layers: tuple[int, ...]) -> str:
          ("heads", args.heads), ("router-chunk-tokens", args.router_chunk_tokens),
          ("query-reduction", args.query_reduction), ("router-mined", args.router_mined), ("distill", args.distill),
          ("temperature", args.temperature), ("teacher-temperature", args.teacher_temperature),
-         ("bm25-negatives", args.bm25_negatives), ("source-negatives", args.source_negatives))
+         ("bm25-negatives", args.bm25_negatives), ("source-negatives", args.source_negatives),
+         ("reworded-share", args.reworded_share))
     )
     if args.pairs_file:
         return f"{export_command(args)} && {command} --pairs-file set.json.gz"
