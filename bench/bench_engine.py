@@ -2,7 +2,7 @@
 at 100K and 1M memory tokens, time to the first answer token, and bytes per memory token.
 
 Run: .venv/bin/python bench/bench_engine.py [--device cpu|cuda] [--sizes 100000,1000000] [--threads 2]
-     [--repeats 5]
+     [--repeats 5] [--documents 48]
 
 Memory beyond the encoded sample is filled with synthetic rows (per-head unit vectors, the shape and norm
 of real router keys) because routing cost depends only on the number of rows; one real, planted document
@@ -252,7 +252,12 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=at_least_one, default=None,
                         help="timed runs per measure after one warm-up (default: "
                              + ", ".join(f"{name} {count}" for name, count in DEFAULT_REPEATS.items()) + ")")
-    return parser.parse_args(argv)
+    parser.add_argument("--documents", type=at_least_one, default=48,
+                        help="real documents encoded for the speed rows (fewer run faster on a busy CPU)")
+    args = parser.parse_args(argv)
+    if args.documents < 2:
+        parser.error("--documents: at least 2 (one carries the planted fact, one fills the bank)")
+    return args
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -260,7 +265,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    texts = [text for _, text in stdlib_documents(48)]
+    texts = [text for _, text in stdlib_documents(args.documents)]
     with tempfile.TemporaryDirectory() as folder:
         settings = EngineSettings(data_dir=Path(folder), model=args.model, device=args.device)
         with MemoryEngine.open(settings) as engine:
