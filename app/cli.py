@@ -32,6 +32,9 @@ def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
                         help="a .gguf file or Hugging Face model folder (default: the embedded SmolLM2-135M)")
     parser.add_argument("--device", default=argparse.SUPPRESS if suppress else "cpu",
                         help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--threads", type=int, default=default,
+                        help="CPU threads for encoding, routing and answers (default: every core; 1 is much "
+                             "faster on a CPU that other work keeps busy)")
     parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="log what the engine does")
     return parser
@@ -138,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> EngineSettings:
     data_dir = args.data_dir.expanduser() if args.data_dir else default_data_dir()
-    return EngineSettings(data_dir=data_dir, model=args.model, device=args.device)
+    return EngineSettings(data_dir=data_dir, model=args.model, device=args.device, threads=args.threads)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

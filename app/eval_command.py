@@ -69,8 +69,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tokens per cached document row (default: gcd of 8 and the routers' chunk)")
     parser.add_argument("--batch-tokens", type=int, default=8192,
                         help="padded tokens per forward pass while encoding (raise it on a GPU)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch (1 is much faster on a CPU that other work keeps busy)")
     parser.add_argument("--output", type=Path, default=Path("memsa-eval"), help="report folder")
 
 

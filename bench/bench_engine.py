@@ -247,8 +247,8 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sizes", type=memory_sizes, default="100000,1000000", help="memory sizes in tokens")
     parser.add_argument("--model", default=None)
     parser.add_argument("--threads", type=at_least_one, default=None,
-                        help="torch threads (encoding, routing, the llama.cpp reference); default: torch's own. The "
-                             "engine's llama.cpp answers use the engine's count, shown in the machine row")
+                        help="CPU threads: the engine's (encoding, routing, llama.cpp answers, EngineSettings.threads) "
+                             "and the llama.cpp reference's; default: torch's own, llama.cpp every core")
     parser.add_argument("--repeats", type=at_least_one, default=None,
                         help="timed runs per measure after one warm-up (default: "
                              + ", ".join(f"{name} {count}" for name, count in DEFAULT_REPEATS.items()) + ")")
@@ -262,12 +262,10 @@ def parse_arguments(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_arguments(argv)
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     texts = [text for _, text in stdlib_documents(args.documents)]
     with tempfile.TemporaryDirectory() as folder:
-        settings = EngineSettings(data_dir=Path(folder), model=args.model, device=args.device)
+        settings = EngineSettings(data_dir=Path(folder), model=args.model, device=args.device, threads=args.threads)
         with MemoryEngine.open(settings) as engine:
             rows = measure(engine, texts, args.sizes, args.repeats, llama_cpp_reference=args.device == "cpu")
     print(format_table(rows))

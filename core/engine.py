@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+import torch
+
 from .abstention import reading_bar
 from .answering import (
     NOT_FOUND,
@@ -135,6 +137,8 @@ class MemoryEngine:
             ModelNotFound, RouterUnavailable, BankMismatch, StorageUnavailable: with a message for the user.
         """
         ensure_private_dir(settings.data_dir)
+        if settings.threads is not None:
+            torch.set_num_threads(settings.threads)
         spec = resolve_model(settings.model)
         loaded = load_model(spec, cache_dir=settings.cache_dir, dtype=engine_dtype(spec.path, settings.device))
         loaded.model.to(settings.device)
@@ -294,7 +298,8 @@ class MemoryEngine:
             eos = tokenizer.eos_token  # type: ignore[attr-defined]
             spec = self.loaded.spec
             if self.answers_with_llama_cpp:
-                self._generator = LlamaCppGenerator(spec.path, stop=[eos] if eos else [])
+                self._generator = LlamaCppGenerator(spec.path, stop=[eos] if eos else [],
+                                                    n_threads=self.settings.threads)
             else:
                 self._generator = TorchGenerator(
                     self.loaded.model, tokenizer, [tokenizer.eos_token_id]  # type: ignore[attr-defined]

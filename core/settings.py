@@ -39,6 +39,7 @@ class EngineSettings:
         encoding: stage-1 sizes.
         answer: stage-3 knobs.
         interleave: caps on routing rounds per question and documents per round.
+        threads: CPU threads for encoding, routing and llama.cpp answers; None: torch's default and every core.
     """
 
     data_dir: Path = field(default_factory=default_data_dir)
@@ -49,12 +50,15 @@ class EngineSettings:
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     interleave: InterleaveLimits = field(default_factory=InterleaveLimits)
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if not (self.device == "cpu" or self.device == "cuda" or self.device.startswith("cuda:")):
             raise InvalidInput(f"unknown device {self.device!r}: use cpu, cuda or cuda:N")
         if self.top_k < 1:
             raise InvalidInput("top-k must be at least 1")
+        if self.threads is not None and self.threads < 1:
+            raise InvalidInput("threads must be at least 1")
 
     @property
     def bank_dir(self) -> Path:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import stat
 from pathlib import Path
 
 import pytest
+import torch
 
 from memsa.core.answering import NOT_FOUND
 from memsa.core.encoding import EncodingConfig
 from memsa.core.engine import DocumentText, Finished, MemoryEngine, Retrieved, TextDelta
-from memsa.core.errors import BankMismatch, RouterUnavailable
+from memsa.core.errors import BankMismatch, InvalidInput, RouterUnavailable
 from memsa.core.interleave.rounds import DocumentsRead, RoundStarted
 from memsa.core.memory.records import SourceInfo
 from memsa.core.settings import EngineSettings
@@ -95,3 +97,15 @@ def test_bank_refuses_another_router_until_reencoded(tiny_llama: TinyModel, data
 def test_missing_router_says_how_to_train_one(tiny_llama: TinyModel, data_dir: Path) -> None:
     with pytest.raises(RouterUnavailable, match="train-router"):
         MemoryEngine.open(_settings(tiny_llama, data_dir))
+
+
+def test_thread_setting_reaches_torch_and_is_checked(tiny_llama: TinyModel, data_dir: Path) -> None:
+    install_router(tiny_llama, data_dir)
+    before = torch.get_num_threads()
+    try:
+        with MemoryEngine.open(dataclasses.replace(_settings(tiny_llama, data_dir), threads=1)):
+            assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+    with pytest.raises(InvalidInput, match="threads"):
+        EngineSettings(data_dir=data_dir, threads=0)
