@@ -14,9 +14,10 @@ document holding all of them, the rarer the better, ranks first.
 
 Fusion rule (``fuse``). A document's fused score is its routing score plus a bonus for exact words::
 
-    fused(d) = router(d) + weight * R * bm25(d) / max_d' bm25(d')
+    fused(d) = router(d) + weight * R * e(d) / max_d' e(d'),   e(d) = bm25(d) * coverage(d) ** c
 
-where R is the router's best relative score for the question (its top document's lead over the median
+where coverage(d) is the share of the question's words that d holds (an FTS5 auxiliary function of the
+index) and R is the router's best relative score for the question (its top document's lead over the median
 document, floored at 0). Measuring the bonus in R makes ``weight`` independent of the router's score
 scale, and keeps the router in charge: a question whose documents the router does not tell apart gets
 no bonus at all. A document that only the exact-words index found keeps its own routing score
@@ -28,6 +29,10 @@ router's abstention bar still applies, to fused scores: a document can rise abov
 ``weight * R``, and the best relative score is at most ``(1 + weight) * R``. That lift let absent-fact
 questions clear the bar, so whether the engine answers at all is decided on the fused ranking by
 ``abstention.py`` (names of the question in no document, and a lead relative to the bar).
+
+BM25 rewards a rare word seen often; the coverage factor (c = 0.5) makes a document that holds more of
+the question's words worth more than one that repeats a single name or term: SQuAD's misses were mostly
+paragraphs of the right article that share the article's name, not the question's other words.
 
 Weight 0.75 was chosen with ``python -m memsa.evaluation.fusion_tuning`` on sets apart from the reported
 ones (SQuAD-dev's first half of articles, haystacks with the "dev" needle templates), among 0-2; there
@@ -64,15 +69,17 @@ STOP_WORDS = frozenset({
 _WORD = re.compile(r"\w+")
 MAX_TERMS = 48
 
-Matches = Callable[[str, int], list[tuple[int, float]]]
+Matches = Callable[[str, int], list[tuple[int, float, float]]]
 
 
 @dataclass(frozen=True)
 class LexicalHit:
-    """A document the exact-words index found: its id and BM25 score (higher is better)."""
+    """A document the exact-words index found: its id, BM25 score (higher is better) and the share of the
+    question's words it holds (0..1)."""
 
     doc_id: int
     score: float
+    coverage: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -83,14 +90,17 @@ class FusionConfig:
         weight: the largest exact-words bonus, in units of the router's best relative score (0: the
             router's ranking unchanged).
         depth: documents taken from the exact-words ranking.
+        coverage_power: a document's BM25 counts times (share of the question's words it holds) to this power.
     """
 
     weight: float = 0.75
     depth: int = 64
+    coverage_power: float = 0.5
 
     def __post_init__(self) -> None:
-        if not self.weight >= 0 or self.depth < 1:
-            raise InvalidInput(f"fusion weight must be >= 0 and depth >= 1, got {self.weight}, {self.depth}")
+        if not self.weight >= 0 or self.depth < 1 or not self.coverage_power >= 0:
+            raise InvalidInput("fusion weight and coverage power must be >= 0 and depth >= 1, got "
+                               f"{self.weight}, {self.coverage_power}, {self.depth}")
 
 
 DEFAULT_FUSION = FusionConfig()
@@ -125,7 +135,7 @@ def lexical_ranking(matches: Matches, question: str, depth: int = DEFAULT_FUSION
     expression = match_expression(question)
     if expression is None:
         return []
-    return [LexicalHit(doc_id, score) for doc_id, score in matches(expression, depth)]
+    return [LexicalHit(doc_id, score, coverage) for doc_id, score, coverage in matches(expression, depth)]
 
 
 def fused_ranking(router: RouterProjectors, states: dict[int, torch.Tensor],
@@ -160,13 +170,15 @@ def fuse(
         Up to ``top_k`` documents by fused score; ``score`` and ``relative_score`` are fused, ``layer_scores``
         stay the router's (empty for a document the router could not score; its ``best_chunk`` is 0).
     """
-    best = max((hit.score for hit in hits[: config.depth]), default=0.0)
+    evidence = {hit.doc_id: max(hit.score, 0.0) * hit.coverage ** config.coverage_power
+                for hit in hits[: config.depth]}
+    best = max(evidence.values(), default=0.0)
     if not routed or best <= 0 or config.weight == 0:
         return list(routed[:top_k])
     background = routed[0].score - routed[0].relative_score
     floor = min(doc.score for doc in routed)
     scale = config.weight * max(routed[0].relative_score, 0.0) / best
-    bonus = {hit.doc_id: scale * max(hit.score, 0.0) for hit in hits[: config.depth]}
+    bonus = {doc_id: scale * value for doc_id, value in evidence.items()}
     fused = [
         dataclasses.replace(doc, score=doc.score + bonus.get(doc.doc_id, 0.0),
                             relative_score=doc.relative_score + bonus.get(doc.doc_id, 0.0))

@@ -6,8 +6,9 @@ reads it. The database is Debian's ``wordnet-base`` (``/usr/share/wordnet``: ``i
 --wordnet DIR`` reads a copy elsewhere.
 
 For a word this gives the other lemmas of its most frequent senses (synonyms: "flat" → "apartment") and of
-those senses' direct hypernyms (broader words: "brother" → "male sibling"). Inflected forms are reduced to their base form with
-the exception lists and WordNet's detachment rules ("morphy"), so "brothers" and "rented" are found too.
+those senses' direct hypernyms (broader words: "brother" → "male sibling"). Inflected forms are reduced to their
+base form with the exception lists and WordNet's detachment rules ("morphy"), so "brothers" and "rented" are
+found too.
 """
 
 from __future__ import annotations

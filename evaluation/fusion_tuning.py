@@ -21,7 +21,7 @@ from typing import Any
 
 import torch
 
-from memsa.core.lexical import FusionConfig, LexicalHit, fuse, lexical_ranking
+from memsa.core.lexical import DEFAULT_FUSION, FusionConfig, LexicalHit, fuse, lexical_ranking
 from memsa.core.models import LoadedModel, load_model, resolve_model
 from memsa.core.router import RouterProjectors, find_router, shipped_router_dir
 from memsa.core.routing import RoutedDocument, route
@@ -37,6 +37,17 @@ from .router_system import question_states, router_key_matrices
 from .runner import EvalSettings, NamedRouter, encode_benchmark, state_spec
 
 WEIGHTS = (0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0)
+COVERAGE_POWERS = (0.0, 0.5, 1.0, 2.0)
+
+
+def fusion_configs(weights: Sequence[float], powers: Sequence[float], depth: int) -> dict[str, FusionConfig]:
+    """The rules scored: every weight at the shipped coverage power, and every coverage power at the shipped
+    weight, by name ("fused w=0.75 c=0.5")."""
+    shipped = DEFAULT_FUSION
+    pairs = [(weight, shipped.coverage_power) for weight in weights]
+    pairs += [(shipped.weight, power) for power in powers if (shipped.weight, power) not in pairs]
+    return {f"fused w={weight:g} c={power:g}": FusionConfig(weight=weight, depth=depth, coverage_power=power)
+            for weight, power in pairs}
 
 
 @dataclass(frozen=True)
@@ -74,17 +85,16 @@ def rrf(routed: Sequence[RoutedDocument], hits: Sequence[LexicalHit], top_k: int
     return sorted(fused, key=lambda doc_id: -fused[doc_id])[:top_k]
 
 
-def score_rules(ranked: Ranked, bar: float, top_k: int, weights: Sequence[float], depth: int,
+def score_rules(ranked: Ranked, bar: float, top_k: int, configs: dict[str, FusionConfig],
                 subset: Sequence[int] | None = None) -> dict[str, dict[str, Any]]:
     """Recall@1/5/16 (all and per family) and abstention of every rule on ``ranked`` (or its ``subset``)."""
     rows = list(range(len(ranked.queries))) if subset is None else list(subset)
     queries = [ranked.queries[row] for row in rows]
     rules: dict[str, tuple[list[list[int]], list[bool] | None]] = {}
-    for weight in weights:
-        fused = [fuse(ranked.routed[row], ranked.hits[row], top_k, FusionConfig(weight=weight, depth=depth))
-                 for row in rows]
-        rules[f"fused w={weight:g}"] = ([[doc.doc_id for doc in docs] for docs in fused],
-                                        [not docs or docs[0].relative_score < bar for docs in fused])
+    for name, config in configs.items():
+        fused = [fuse(ranked.routed[row], ranked.hits[row], top_k, config) for row in rows]
+        rules[name] = ([[doc.doc_id for doc in docs] for docs in fused],
+                       [not docs or docs[0].relative_score < bar for docs in fused])
     rules["rrf"] = ([rrf(ranked.routed[row], ranked.hits[row], top_k) for row in rows], None)
     families = sorted({query.family for query in queries if not query.absent})
     table: dict[str, dict[str, Any]] = {}
@@ -126,10 +136,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     loaded, router, settings = configured_setup(args.threads)
     bar = router.spec.abstain_below
-    results: dict[str, Any] = {"weights": list(WEIGHTS), "depth": args.depth, "sets": {}}
+    configs = fusion_configs(WEIGHTS, COVERAGE_POWERS, args.depth)
+    results: dict[str, Any] = {"weights": list(WEIGHTS), "coverage_powers": list(COVERAGE_POWERS),
+                               "depth": args.depth, "sets": {}}
 
     def record(name: str, ranked: Ranked, subset: Sequence[int] | None = None) -> None:
-        table = score_rules(ranked, bar, settings.top_k, WEIGHTS, args.depth, subset)
+        table = score_rules(ranked, bar, settings.top_k, configs, subset)
         results["sets"][name] = table
         args.output.write_text(json.dumps(results, indent=1))
         print(f"\n{name}", file=sys.stderr)
@@ -137,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             extra = " ".join(f"{family}@5 {recall[5]:.3f}" for family, recall in entry.items()
                              if family not in ("all", "abstention"))
             recall = entry["all"]
-            print(f"  {rule:<14} R@1 {recall[1]:.3f} R@5 {recall[5]:.3f} R@16 {recall[16]:.3f} {extra}",
+            print(f"  {rule:<20} R@1 {recall[1]:.3f} R@5 {recall[5]:.3f} R@16 {recall[16]:.3f} {extra}",
                   file=sys.stderr)
 
     if args.squad:

@@ -29,9 +29,9 @@ def exact_words_index(documents: Sequence[Document]) -> Iterator[Matches]:
                     stored = NewDocument(document.text, 0, len(document.text), document.title, encoding=None)
                     to_benchmark[index.insert_document(source_id, stored, None, None)] = document.doc_id
 
-            def matches(expression: str, limit: int) -> list[tuple[int, float]]:
+            def matches(expression: str, limit: int) -> list[tuple[int, float, float]]:
                 found = index.lexical_matches(expression, limit, encoded_only=False)
-                return [(to_benchmark[doc_id], score) for doc_id, score in found]
+                return [(to_benchmark[doc_id], score, coverage) for doc_id, score, coverage in found]
 
             yield matches
         finally:

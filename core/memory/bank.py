@@ -339,8 +339,9 @@ class MemoryBank:
         with self._lock:
             return self._index.unencoded_document_ids()
 
-    def lexical_matches(self, expression: str, limit: int) -> list[tuple[int, float]]:
-        """Encoded documents matching an exact-words ``expression``, best first: (doc_id, BM25 score).
+    def lexical_matches(self, expression: str, limit: int) -> list[tuple[int, float, float]]:
+        """Encoded documents matching an exact-words ``expression``, best first: (doc_id, BM25 score,
+        share of the expression's words the document holds).
 
         See ``memsa.core.lexical``, which builds the expression from a question.
         """

@@ -81,6 +81,13 @@ class RowPlacements:
     counts: npt.NDArray[np.int64]
 
 
+def _coverage(api: apsw.FTS5ExtensionApi, *_: apsw.SQLiteValue) -> float:
+    """FTS5 auxiliary function ``coverage(documents_fts)``: the share of the query's phrases found in the
+    current row."""
+    phrases = api.phrase_count
+    return sum(1 for phrase in range(phrases) if api.phrase_columns(phrase)) / phrases if phrases else 0.0
+
+
 class MemoryIndex:
     """The bank's SQLite database. Every write runs in a transaction; ``transaction()`` groups several."""
 
@@ -109,6 +116,7 @@ class MemoryIndex:
                     hook(connection)
             # Tensor rows are fsynced before the commit that makes them live; the commit must be as durable.
             connection.pragma("synchronous", "FULL")
+            connection.register_fts5_function("coverage", _coverage)
             index = cls(path, connection)
             if not read_only:
                 index._migrate()
@@ -403,20 +411,28 @@ class MemoryIndex:
 
     def lexical_matches(
         self, expression: str, limit: int, *, encoded_only: bool = True
-    ) -> list[tuple[int, float]]:
+    ) -> list[tuple[int, float, float]]:
         """Documents matching an FTS5 ``expression``, by BM25 (k1 1.2, b 0.75), best first.
 
         ``expression`` must be built by ``memsa.core.lexical.match_expression`` (user text is never FTS5
         syntax). Routing sees only encoded documents, so by default only those are returned. Returns
-        (doc_id, score) with score = -bm25(), higher is better.
+        (doc_id, score, coverage): score = -bm25(), higher is better; coverage = the share of the
+        expression's phrases (the question's words) that the document holds, 0..1.
         """
-        rows = self._conn.execute(
+        rows = list(self._conn.execute(
             """SELECT f.rowid, -bm25(documents_fts) FROM documents_fts f JOIN documents d ON d.id = f.rowid
                WHERE documents_fts MATCH ? AND (d.router_row_start IS NOT NULL OR NOT ?)
                ORDER BY bm25(documents_fts) LIMIT ?""",
             (expression, encoded_only, limit),
-        )
-        return [(int(doc_id), float(score)) for doc_id, score in rows]
+        ))
+        if not rows:
+            return []
+        # Coverage in a second pass over the few rows kept: the first pass sorts every matching row.
+        found = ",".join(str(int(doc_id)) for doc_id, _ in rows)
+        covered = dict(self._conn.execute(
+            f"SELECT rowid, coverage(documents_fts) FROM documents_fts WHERE documents_fts MATCH ? "
+            f"AND rowid IN ({found})", (expression,)))
+        return [(int(doc_id), float(score), float(covered[doc_id])) for doc_id, score in rows]
 
     def unencoded_document_ids(self) -> list[int]:
         rows = self._conn.execute("SELECT id FROM documents WHERE router_row_start IS NULL ORDER BY id")

@@ -132,3 +132,15 @@ def test_fusion_config_is_checked() -> None:
     for bad in ({"weight": -0.1}, {"weight": float("nan")}, {"depth": 0}):
         with pytest.raises(InvalidInput):
             FusionConfig(**bad)  # type: ignore[arg-type]
+
+
+def test_coverage_weighs_documents_holding_more_of_the_question() -> None:
+    routed = _routed(0.9, 0.8, 0.7, median=0.5)
+    one_word_often = LexicalHit(1, 8.0, coverage=0.25)
+    every_word = LexicalHit(2, 6.0, coverage=1.0)
+    plain = fuse(routed, [one_word_often, every_word], 3, FusionConfig(weight=1.0, coverage_power=0.0))
+    assert [doc.doc_id for doc in plain] == [1, 2, 0]  # BM25 alone: 0.8 + 0.4 > 0.7 + 0.4 * 6 / 8 > 0.9
+    covered = fuse(routed, [one_word_often, every_word], 3, FusionConfig(weight=1.0, coverage_power=1.0))
+    assert [doc.doc_id for doc in covered] == [2, 1, 0]  # 6 * 1 now beats 8 * 0.25: 0.7 + 0.4 > 0.8 + 0.4 / 3
+    with pytest.raises(InvalidInput, match="coverage power"):
+        FusionConfig(coverage_power=-1.0)

@@ -63,6 +63,8 @@ def test_bad_options_are_clear_errors(tiny_llama: TinyModel, data_dir: Path,
     assert main(["eval", "--squad", str(data_dir / "nowhere"), *common]) == 2
     assert "no folder at" in capsys.readouterr().err
     assert main(["eval", "--threads", "0", *common]) == 2
+    assert "threads must be at least 1" in capsys.readouterr().err
+    assert main(["eval", "--answer-tokens", "0", *common]) == 2
     assert "--threads and --answer-tokens must be at least 1" in capsys.readouterr().err
 
 

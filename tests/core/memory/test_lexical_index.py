@@ -22,7 +22,7 @@ from tests.core.memory.test_bank_crash import run_writer_until_killed
 
 def found(bank: MemoryBank, text: str) -> list[int]:
     """Documents holding every word of ``text`` as one phrase."""
-    return [doc_id for doc_id, _ in bank.lexical_matches('"' + text.replace('"', '""') + '"', 100)]
+    return [doc_id for doc_id, _, _ in bank.lexical_matches('"' + text.replace('"', '""') + '"', 100)]
 
 
 def assert_index_matches_documents(bank_dir: Path) -> None:
@@ -97,7 +97,7 @@ def test_english_word_forms_match(fresh_bank: MemoryBank) -> None:
     assert found(fresh_bank, "Who conquers") == []  # a phrase still needs every word
     expression = match_expression("Which invasion conquered England?")
     assert expression is not None
-    assert [doc for doc, _ in fresh_bank.lexical_matches(expression, 5)] == conquest + invasions
+    assert [doc for doc, _, _ in fresh_bank.lexical_matches(expression, 5)] == conquest + invasions
 
 
 def test_migration_stems_the_index_of_a_bank_made_before_it(
@@ -142,4 +142,11 @@ def test_killed_writer_leaves_the_index_in_step(tmp_path: Path, identity: BankId
             for record in bank.documents(doc_ids):
                 expression = match_expression(record.text)
                 assert expression is not None
-                assert record.doc_id in [doc_id for doc_id, _ in bank.lexical_matches(expression, 1000)]
+                assert record.doc_id in [doc_id for doc_id, _, _ in bank.lexical_matches(expression, 1000)]
+
+
+def test_coverage_is_the_share_of_the_query_words_a_document_holds(fresh_bank: MemoryBank) -> None:
+    both = fresh_bank.put_source(source_info("/n/a.txt", "h1"), stated("h1", "The harbour ferry leaves at noon."))
+    one = fresh_bank.put_source(source_info("/n/b.txt", "h2"), stated("h2", "Ferry, ferry, ferry, said the sign."))
+    covered = {doc: coverage for doc, _, coverage in fresh_bank.lexical_matches('"harbour" OR "ferries"', 5)}
+    assert covered == {both[0]: 1.0, one[0]: 0.5}
