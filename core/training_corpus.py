@@ -103,7 +103,7 @@ def sentences_of(passage: str, min_words: int = 6, max_words: int = 40) -> list[
     return found
 
 
-_QUESTION_WORDS = ("what", "when", "where", "who", "which", "how", "why")
+QUESTION_WORDS = ("what", "when", "where", "who", "which", "how", "why")
 
 
 def pseudo_question(sentence: str, rng: random.Random) -> str:
@@ -115,7 +115,7 @@ def pseudo_question(sentence: str, rng: random.Random) -> str:
     words = sentence.rstrip(".!?").split()
     keep = max(3, int(len(words) * rng.uniform(0.4, 0.7)))
     start = rng.randrange(0, max(1, len(words) - keep + 1))
-    return f"{rng.choice(_QUESTION_WORDS).capitalize()} {' '.join(words[start:start + keep])}?"
+    return f"{rng.choice(QUESTION_WORDS).capitalize()} {' '.join(words[start:start + keep])}?"
 
 
 def make_pairs(texts: Iterator[str], limit: int, seed: int, keep_sentence: float = 0.5,

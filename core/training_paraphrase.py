@@ -15,11 +15,11 @@ import re
 from dataclasses import dataclass
 
 from memsa.core.lexical import STOP_WORDS
-from memsa.core.training_corpus import TrainingSet, sentences_of
+from memsa.core.training_corpus import QUESTION_WORDS, TrainingSet, sentences_of
 from memsa.core.wordnet import WordNet
 
 _WORD = re.compile(r"[\w'-]+")
-_QUESTION_WORDS = ("What", "When", "Where", "Who", "Which", "How", "Why")
+_QUESTION_OPENERS = tuple(word.capitalize() for word in QUESTION_WORDS)
 
 
 @dataclass(frozen=True)
@@ -89,8 +89,8 @@ def reword(sentence: str, wordnet: WordNet, rng: random.Random,
     if changed < config.min_changed:
         return None
     text = "".join(pieces + [body[kept_at:]]).strip()
-    if rng.random() < config.question and words and words[0].group() not in _QUESTION_WORDS:
-        return f"{rng.choice(_QUESTION_WORDS)} {text}?"
+    if rng.random() < config.question and words and words[0].group() not in _QUESTION_OPENERS:
+        return f"{rng.choice(_QUESTION_OPENERS)} {text}?"
     return text + "."
 
 
