@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from memsa.core.errors import MemsaError, UserFixableError
+from memsa.core.rerank import RerankConfig
 from memsa.core.settings import EngineSettings, default_data_dir
 
 from . import commands
@@ -35,6 +36,9 @@ def _common_options(*, suppress: bool) -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=default,
                         help="CPU threads for encoding, routing and answers (default: every core; 1 is much "
                              "faster on a CPU that other work keeps busy)")
+    parser.add_argument("--no-rerank", action="store_true", default=argparse.SUPPRESS if suppress else False,
+                        help="rank by routing and exact words only, without re-reading the first documents' "
+                             "passages with the sentence model")
     parser.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS if suppress else False,
                         help="log what the engine does")
     return parser
@@ -141,7 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> EngineSettings:
     data_dir = args.data_dir.expanduser() if args.data_dir else default_data_dir()
-    return EngineSettings(data_dir=data_dir, model=args.model, device=args.device, threads=args.threads)
+    rerank = RerankConfig(enabled=not args.no_rerank)
+    return EngineSettings(data_dir=data_dir, model=args.model, device=args.device, threads=args.threads,
+                          rerank=rerank)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -172,7 +172,7 @@ def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
     eval_settings = EvalSettings(
         cache_dir=args.cache_dir or settings.cache_dir / "eval", device=settings.device, top_k=args.top_k,
         cache_layers=options.cache_layers, pool_tokens=args.pool_tokens, dense=not args.no_dense,
-        batch_tokens=args.batch_tokens,
+        batch_tokens=args.batch_tokens, rerank=settings.rerank if settings.rerank.enabled else None,
     )
     results: list[BenchmarkResult] = []
     if args.build_only:

@@ -1,5 +1,6 @@
 """Engine benchmark: prints encoding speed (vs llama.cpp prompt processing on the same GGUF), routing time
-at 100K and 1M memory tokens, time to the first answer token, and bytes per memory token.
+(without and with re-reading) at 100K and 1M memory tokens, time to the first answer token, and bytes per
+memory token.
 
 Run: .venv/bin/python bench/bench_engine.py [--device cpu|cuda] [--sizes 100000,1000000] [--threads 2]
      [--repeats 5] [--documents 48]
@@ -16,6 +17,7 @@ measure keeps its own count (see :data:`DEFAULT_REPEATS`).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import statistics
 import sys
 import tempfile
@@ -144,9 +146,15 @@ def fill_bank(engine: MemoryEngine, target_tokens: int, filler_text: str, rng: n
         engine.bank.put_source(SourceInfo(f"/synthetic/{count}.txt", str(count), 0, 0), documents)
 
 
-def routing_ms(engine: MemoryEngine, repeats: int) -> Spread:
-    """Wall milliseconds of stage 2 for one question (question encoding + scoring every row)."""
-    times = timed_seconds(lambda: engine.retrieve(QUESTION), repeats)
+def routing_ms(engine: MemoryEngine, repeats: int, reread: bool) -> Spread:
+    """Wall milliseconds of stage 2 for one question: question encoding, scoring every row and fusing the
+    exact-words finds; with ``reread``, also re-reading the first documents' passages (``core/rerank.py``)."""
+    product = engine.settings
+    engine.settings = dataclasses.replace(product, rerank=dataclasses.replace(product.rerank, enabled=reread))
+    try:
+        times = timed_seconds(lambda: engine.retrieve(QUESTION), repeats)
+    finally:
+        engine.settings = product
     return Spread.of([seconds * 1000 for seconds in times])
 
 
@@ -202,7 +210,11 @@ def measure(engine: MemoryEngine, texts: list[str], sizes: list[int], repeats: i
         fill_bank(engine, size, texts[1], rng)
         stats = engine.status()
         label = size_label(stats.tokens)
-        rows.append(timed_row(f"routing ms/question @ {label} tokens", routing_ms(engine, runs["routing"]), ".1f"))
+        rows.append(timed_row(f"routing ms/question @ {label} tokens", routing_ms(engine, runs["routing"], False),
+                              ".1f"))
+        reread = routing_ms(engine, runs["routing"], True)
+        rows.append(timed_row(f"routing + re-reading ms/question @ {label} tokens", reread, ".1f",
+                              f"{engine.settings.rerank.candidates} passages re-read"))
         first, answer = first_token_ms(engine, runs["first_token"])
         rows.append(timed_row(f"first answer token ms @ {label} tokens", first, ".0f", f"answer: {answer[:48]!r}"))
         rows.append(Row(f"bytes per memory token @ {label}", f"{stats.bytes_on_disk / stats.tokens:,.0f}"))

@@ -85,14 +85,18 @@ def choose_evidence(
     ][: config.prompt_documents]
 
 
-def excerpt_span(document: DocumentRecord, best_chunk: int, budget: int) -> tuple[int, int]:
-    """A span of the document text of about ``budget`` characters around its best chunk.
+def excerpt_span(text: str, spans: np.ndarray, best_chunk: int, budget: int) -> tuple[int, int]:
+    """A span of ``text`` of about ``budget`` characters around its best router chunk.
 
     The span grows evenly around the chunk, then snaps outward to sentence starts so the model reads whole
-    sentences. Returns offsets into ``document.text``.
+    sentences.
+
+    Args:
+        spans: ``[C, 2]`` character span of each router chunk (``DocumentRecord.router_chunk_spans``).
+
+    Returns:
+        Offsets into ``text``.
     """
-    text = document.text
-    spans: np.ndarray = document.router_chunk_spans
     if len(text) <= budget or spans.size == 0:
         return 0, len(text)
     chunk = min(max(best_chunk, 0), spans.shape[0] - 1)
@@ -117,7 +121,8 @@ def build_citations(
     citations = []
     for routed in evidence:
         document = documents[routed.doc_id]
-        start, end = excerpt_span(document, routed.best_chunk, config.excerpt_chars)
+        start, end = excerpt_span(document.text, document.router_chunk_spans, routed.best_chunk,
+                                  config.excerpt_chars)
         citations.append(
             Citation(
                 doc_id=routed.doc_id,

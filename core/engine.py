@@ -36,8 +36,10 @@ from .msa.checkpoint import engine_dtype
 from .msa.memory_text import memory_document
 from .msa.prompt import chat_frame
 from .msa.sparse import SparseGenerator
+from .rerank import passage_text, rerank
 from .router import RouterProjectors, find_router, shipped_router_dir
 from .routing import RoutedDocument, question_states
+from .sentence_encoder import MiniLMSentences, SentenceEncoder
 from .settings import EngineSettings, ensure_private_dir
 
 if TYPE_CHECKING:
@@ -214,11 +216,28 @@ class MemoryEngine:
         return self.bank.stats()
 
     def retrieve(self, question: str, top_k: int | None = None) -> list[RoutedDocument]:
-        """Stage 2 only: the ranked documents for a question, the router's ranking with the exact-words
-        index's fused in (``lexical.py``: scores and relative scores, and so the abstention bar, are fused)."""
+        """Stage 2 only: the ranked documents for a question.
+
+        The router's ranking with the exact-words index's fused in (``lexical.py``: scores and relative
+        scores, and so the abstention bar, are fused), its first documents re-read by the sentence model
+        (``rerank.py``: places keep their scores) unless ``settings.rerank.enabled`` is off.
+        """
         states = question_states(self.decoder, self.loaded.tokenizer, question, self.router.spec.layers)
-        return fused_ranking(self.router, states, self.bank.router_keys, self.bank.lexical_matches, question,
-                             top_k or self.settings.top_k)
+        ranking = fused_ranking(self.router, states, self.bank.router_keys, self.bank.lexical_matches, question,
+                                top_k or self.settings.top_k)
+        config = self.settings.rerank
+        if not config.enabled or len(ranking) < 2:
+            return ranking
+        head = ranking[: config.candidates]
+        records = {record.doc_id: record for record in self.bank.documents([doc.doc_id for doc in head])}
+        passages = [passage_text(records[doc.doc_id].text, records[doc.doc_id].router_chunk_spans, doc.best_chunk,
+                                 config.passage_chars) for doc in head]
+        return rerank(question, ranking, passages, self.sentence_encoder, config)
+
+    @cached_property
+    def sentence_encoder(self) -> SentenceEncoder:
+        """The sentence model that re-reads passages, loaded on the first question."""
+        return MiniLMSentences(self.settings.device)
 
     def interleave(
         self, question: str, top_k: int | None = None, rounds: int | None = None

@@ -12,6 +12,7 @@ from .answering import AnswerConfig
 from .encoding import EncodingConfig
 from .errors import InvalidInput
 from .interleave.machine import InterleaveLimits
+from .rerank import RerankConfig
 
 APP_NAME = "memsa"
 
@@ -39,6 +40,7 @@ class EngineSettings:
         encoding: stage-1 sizes.
         answer: stage-3 knobs.
         interleave: caps on routing rounds per question and documents per round.
+        rerank: re-reading of the fused ranking's first documents by the sentence model (``rerank.py``).
         threads: CPU threads for encoding, routing and llama.cpp answers; None: torch's default and every core.
     """
 
@@ -50,6 +52,7 @@ class EngineSettings:
     encoding: EncodingConfig = field(default_factory=EncodingConfig)
     answer: AnswerConfig = field(default_factory=AnswerConfig)
     interleave: InterleaveLimits = field(default_factory=InterleaveLimits)
+    rerank: RerankConfig = field(default_factory=RerankConfig)
     threads: int | None = None
 
     def __post_init__(self) -> None:

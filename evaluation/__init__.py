@@ -12,7 +12,8 @@ with ``--save-benchmarks DIR`` and evaluate them there with ``--benchmark DIR/<n
 
 What is measured, on identical documents and k (default 16): document recall@1/5/16 of every router
 layer alone, of the router's combined ranking (``memsa.core.routing.route``, "memsa router"), of the
-product's ranking (that one fused with the bank's exact-words index by ``memsa.core.lexical``, "memsa"),
+fused ranking (that one fused with the bank's exact-words index by ``memsa.core.lexical``, "memsa fused"),
+of the product's ranking (the fused one with its first documents re-read by ``memsa.core.rerank``, "memsa"),
 of BM25, of dense all-MiniLM-L6-v2 and of their reciprocal-rank fusion; per needle family; the router's
 abstention precision/recall on absent facts; encoding and query times; with ``--answers N``, exact
 match / F1 of answers from memsa's evidence, from the gold document and from no memory (control).

@@ -1,7 +1,7 @@
 """Answer quality: the model answers from memsa's evidence, from the gold document, and from no memory.
 
-The memsa condition is the product's own path (routing fused with the exact-words index, the abstention
-bar, evidence choice and excerpts from ``memsa.core.answering``); "gold document" bounds what the reader
+The memsa condition is the product's own path (routing fused with the exact-words index and re-read, the
+abstention bar, evidence choice and excerpts from ``memsa.core.answering``); "gold document" bounds what the reader
 can do with perfect retrieval; "no memory" is the control that shows what the model knows without any.
 """
 
@@ -20,10 +20,12 @@ from memsa.core.generation import LlamaCppGenerator, TextGenerator, TorchGenerat
 from memsa.core.lexical import fused_ranking
 from memsa.core.memory.records import DocumentRecord
 from memsa.core.models import LoadedModel
+from memsa.core.sentence_encoder import MiniLMSentences
 
 from .benchmark import Document, Query
 from .lexical_system import exact_words_index
 from .metrics import contains_answer, exact_match, f1
+from .rereading import BenchmarkRereader
 from .router_system import question_states, router_key_matrices
 from .runner import BenchmarkResult, EvalSettings, NamedRouter
 
@@ -79,6 +81,10 @@ def evaluate_answers(result: BenchmarkResult, loaded: LoadedModel, named: NamedR
         routed = {index: fused_ranking(router, all_states[index], matrices.__getitem__, matches,
                                        benchmark.queries[index].question, eval_settings.top_k)
                   for index in chosen}
+        if eval_settings.rerank is not None:  # as the engine retrieves
+            reread = BenchmarkRereader(benchmark.documents, loaded.tokenizer, router.spec.router_chunk_tokens,
+                                       MiniLMSentences(eval_settings.device), eval_settings.rerank)
+            routed = {index: reread(benchmark.queries[index].question, ranking) for index, ranking in routed.items()}
         bars = {index: reading_bar(benchmark.queries[index].question, routed[index], matches, bar)
                 for index in chosen}
     for index in chosen:

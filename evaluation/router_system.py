@@ -19,6 +19,7 @@ from memsa.core.router import RouterProjectors
 from memsa.core.routing import RoutedDocument, layer_document_scores, route
 
 from .benchmark import Query, SystemRun
+from .rereading import BenchmarkRereader
 from .state_store import GatheredRows, StateStore
 
 
@@ -106,9 +107,11 @@ def question_states(inputs: CachedInputs, layers: Sequence[int], device: str) ->
 def run_router(router: RouterProjectors, inputs: CachedInputs, queries: Sequence[Query], top_k: int,
                device: str = "cpu", matches: Matches | None = None,
                fusion: FusionConfig = DEFAULT_FUSION,
-               abstention: AbstentionConfig = DEFAULT_ABSTENTION) -> list[SystemRun]:
+               abstention: AbstentionConfig = DEFAULT_ABSTENTION,
+               reread: BenchmarkRereader | None = None) -> list[SystemRun]:
     """Rank documents for every query: one run per router layer, the combined ``route`` ranking ("memsa
-    router"), and, given the benchmark's exact-words index ``matches``, the product's fused ranking ("memsa").
+    router"), and, given the benchmark's exact-words index ``matches``, the product's fused ranking ("memsa");
+    given ``reread`` too, the fused ranking is "memsa fused" and "memsa" is it re-read (``rereading.py``).
 
     "memsa router" abstains on a query when its best document's relative score is under the router's
     abstention bar; "memsa" abstains as the engine does before asking the model
@@ -147,8 +150,17 @@ def run_router(router: RouterProjectors, inputs: CachedInputs, queries: Sequence
             elapsed += time.perf_counter() - began
             fused_lists.append(fused)
             abstained[query.qid] = abstains(query.question, fused, matches, router.spec.abstain_below, abstention)
-        runs.append(_combined_run("memsa", router, queries, fused_lists, index_seconds, index_tokens,
+        if reread is None:
+            runs.append(_combined_run("memsa", router, queries, fused_lists, index_seconds, index_tokens,
+                                      _mean_ms(elapsed, question_seconds), abstained))
+            return runs
+        runs.append(_combined_run("memsa fused", router, queries, fused_lists, index_seconds, index_tokens,
                                   _mean_ms(elapsed, question_seconds), abstained))
+        before = reread.seconds
+        reread_lists = [reread(query.question, fused) for query, fused in zip(queries, fused_lists, strict=True)]
+        # Re-reading keeps each place's score, so the abstention decisions are the fused ranking's.
+        runs.append(_combined_run("memsa", router, queries, reread_lists, index_seconds, index_tokens,
+                                  _mean_ms(elapsed + reread.seconds - before, question_seconds), abstained))
     return runs
 
 

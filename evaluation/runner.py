@@ -15,13 +15,16 @@ from tqdm import tqdm
 from memsa.core.decoder import Decoder
 from memsa.core.errors import InvalidInput
 from memsa.core.models import LoadedModel
+from memsa.core.rerank import DEFAULT_RERANK, RerankConfig
 from memsa.core.router import RouterProjectors
+from memsa.core.sentence_encoder import MiniLMSentences
 
 from .baselines import run_baselines
 from .benchmark import Benchmark, SystemRun
 from .encoding import StateSpec, encode_missing, state_store_for
 from .lexical_system import exact_words_index
 from .metrics import RECALL_AT, AbstentionScores, RetrievalScores, abstention_scores, retrieval_scores
+from .rereading import BenchmarkRereader
 from .router_system import CachedInputs, run_router
 from .state_store import text_key
 
@@ -49,6 +52,7 @@ class EvalSettings:
         pool_tokens: tokens per cached document row (default: gcd of 8 and the routers' chunk sizes).
         dense: run the MiniLM baseline and the fusion.
         batch_tokens: padded tokens per forward pass while encoding.
+        rerank: re-reading of the fused ranking as the engine does it; None: the fused ranking is "memsa".
     """
 
     cache_dir: Path
@@ -58,6 +62,7 @@ class EvalSettings:
     pool_tokens: int | None = None
     dense: bool = True
     batch_tokens: int = 8192
+    rerank: RerankConfig | None = DEFAULT_RERANK
 
 
 @dataclass
@@ -140,10 +145,15 @@ def evaluate(benchmark: Benchmark, loaded: LoadedModel, routers: Sequence[NamedR
     spec = state_spec(loaded, routers, settings)
     inputs, encoded = encode_benchmark(loaded, spec, benchmark, settings)
     runs: list[SystemRun] = []
+    encoder = MiniLMSentences(settings.device) if settings.rerank is not None else None
     with exact_words_index(benchmark.documents) as matches:
         for named in routers:
+            reread = None
+            if encoder is not None and settings.rerank is not None:
+                reread = BenchmarkRereader(benchmark.documents, loaded.tokenizer,
+                                           named.router.spec.router_chunk_tokens, encoder, settings.rerank)
             for run in run_router(named.router, inputs, benchmark.queries, settings.top_k, settings.device,
-                                  matches):
+                                  matches, reread=reread):
                 runs.append(replace(run, system=run.system.replace("memsa", named.name, 1)))
     size = int(sum(inputs.documents.index[key].n_tokens for key in inputs.document_keys))
     runs += run_baselines(benchmark.documents, benchmark.queries, settings.top_k, settings.cache_dir,

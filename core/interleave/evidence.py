@@ -58,7 +58,7 @@ from dataclasses import dataclass
 
 from ..routing import RoutedDocument
 
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)")
+_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|$)", re.MULTILINE)
 _NAME = re.compile(r"\b[A-Z][\w'’-]*\w|\b\w*\d\w*")
 _WORD = re.compile(r"[^\W_]{4,}")
 _QUESTION_WORD = re.compile(r"[^\W_][\w'’-]*")

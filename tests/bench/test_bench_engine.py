@@ -67,12 +67,13 @@ def test_repeats_fill_the_range_columns(bench: ModuleType, tiny_llama: TinyModel
     assert "torch answers" in rows[0].detail  # an HF model answers with torch, never llama.cpp
     assert not any("llama.cpp" in measure for measure in measures)
     sized = [measure.split(" @ ") for measure in measures if "@" in measure]
-    assert [name for name, _ in sized] == ["routing ms/question", "first answer token ms", "bytes per memory token"] * 2
+    assert [name for name, _ in sized] == ["routing ms/question", "routing + re-reading ms/question",
+                                           "first answer token ms", "bytes per memory token"] * 2
     labels = [label.removesuffix(" tokens") for _, label in sized]
-    assert labels[:3] == [labels[0]] * 3 and labels[3:] == [labels[3]] * 3
-    assert 1000 <= _numbers(labels[0][:-1]) * 1000 < 30000 <= _numbers(labels[3][:-1]) * 1000  # ascending sizes
+    assert labels[:4] == [labels[0]] * 4 and labels[4:] == [labels[4]] * 4
+    assert 1000 <= _numbers(labels[0][:-1]) * 1000 < 30000 <= _numbers(labels[4][:-1]) * 1000  # ascending sizes
     timed = [row for row in rows if row.runs]
-    assert len(timed) == 5 and {row.runs for row in timed} == {"2"}
+    assert len(timed) == 7 and {row.runs for row in timed} == {"2"}
     for row in timed:
         assert _numbers(row.low) <= _numbers(row.value) <= _numbers(row.high)
     assert all(not (row.low or row.high) for row in rows if not row.runs)
@@ -95,4 +96,5 @@ def test_without_repeats_each_measure_keeps_its_count(bench: ModuleType, tiny_ll
     rows = {row.measure.split(" @ ")[0]: row for row in _rows(bench, tiny_llama, data_dir, repeats=None)}
     assert rows["encoding tokens/s (memsa stage 1)"].runs == str(bench.DEFAULT_REPEATS["encoding"])
     assert rows["routing ms/question"].runs == str(bench.DEFAULT_REPEATS["routing"])
+    assert rows["routing + re-reading ms/question"].runs == str(bench.DEFAULT_REPEATS["routing"])
     assert rows["first answer token ms"].runs == str(bench.DEFAULT_REPEATS["first_token"])

@@ -48,7 +48,7 @@ def test_excerpt_is_centred_on_the_best_chunk_and_snaps_to_sentences() -> None:
     text = " ".join(sentences)
     document = _document(text, chunk_chars=30)
     target = text.index("Sentence number 20")
-    start, end = excerpt_span(document, best_chunk=target // 30, budget=200)
+    start, end = excerpt_span(document.text, document.router_chunk_spans, best_chunk=target // 30, budget=200)
     assert start <= target < end
     assert end - start <= 200
     assert text[start:].startswith("Sentence number")
@@ -56,7 +56,7 @@ def test_excerpt_is_centred_on_the_best_chunk_and_snaps_to_sentences() -> None:
 
 def test_short_documents_are_shown_whole() -> None:
     document = _document("Short note.")
-    assert excerpt_span(document, 0, budget=500) == (0, len("Short note."))
+    assert excerpt_span(document.text, document.router_chunk_spans, 0, budget=500) == (0, len("Short note."))
 
 
 def test_citations_map_back_into_the_source() -> None:

@@ -72,6 +72,10 @@ def test_link_sentences_pick_what_names_the_query_entities() -> None:
     assert new_entities(linked, names_in("In which city does Velda Orrin's manager work?")) == ["Tomas Quell"]
     assert link_sentences("nothing named here. at all.", "Where is Brask?") == []
     assert [s.text for s in sentences("One. Two!\nThree")] == ["One.", "Two!", "Three"]
+    # Lines without closing punctuation (chat lines, notes) are sentences too, each with its own span.
+    lines = sentences("Priya: see you at the station\nTomas: ok")
+    assert [(s.text, s.start, s.end) for s in lines] == [("Priya: see you at the station", 0, 29),
+                                                         ("Tomas: ok", 30, 39)]
 
 
 @pytest.mark.parametrize(

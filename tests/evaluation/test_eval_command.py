@@ -29,7 +29,11 @@ def test_eval_writes_a_report_and_reuses_its_cache(tiny_llama: TinyModel, data_d
     small, large = report["benchmarks"]
     assert small["name"] == "haystack-1500" and large["name"] == "haystack-3000"
     assert small["size_tokens"] >= 1500 and large["documents"] > small["documents"]
-    assert set(small["systems"]) == {"memsa layer 1", "memsa layer 3", "memsa router", "memsa", "bm25"}
+    assert set(small["systems"]) == {"memsa layer 1", "memsa layer 3", "memsa router", "memsa fused", "memsa",
+                                     "bm25"}
+    # "memsa" is the fused ranking re-read: the same documents, its first ones reordered.
+    fused, reread = small["systems"]["memsa fused"]["rankings"], small["systems"]["memsa"]["rankings"]
+    assert fused.keys() == reread.keys() and all(sorted(fused[q]) == sorted(reread[q]) for q in fused)
     assert small["queries_by_family"] == {"exact": 2, "lookalike": 2, "reworded": 2, "updated": 1, "absent": 2,
                                           "multihop": 1}
     for system in small["systems"].values():
@@ -52,6 +56,11 @@ def test_eval_writes_a_report_and_reuses_its_cache(tiny_llama: TinyModel, data_d
     assert sum(group["questions"] for group in answers["no memory"].values()) == 3
     assert sorted(path.name for path in (tmp_path / "sets").iterdir()) == ["haystack-1500.json.gz",
                                                                         "haystack-3000.json.gz"]
+
+    # Without re-reading, the fused ranking is "memsa".
+    assert main([*args, "--no-rerank"]) == 0
+    plain = json.loads((tmp_path / "report" / "report.json").read_text())["benchmarks"][0]["systems"]
+    assert "memsa fused" not in plain and plain["memsa"]["rankings"] == fused
 
 
 def test_bad_options_are_clear_errors(tiny_llama: TinyModel, data_dir: Path,

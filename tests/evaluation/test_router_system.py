@@ -15,11 +15,14 @@ from memsa.core.lexical import fuse, lexical_ranking
 from memsa.core.memory.records import SourceInfo
 from memsa.core.models import load_model, resolve_model
 from memsa.core.pooling import chunk_mean
+from memsa.core.rerank import DEFAULT_RERANK, RerankConfig
 from memsa.core.router import RouterProjectors
 from memsa.core.routing import route
+from memsa.core.sentence_encoder import MiniLMSentences
 from memsa.core.settings import EngineSettings
 from memsa.evaluation.benchmark import Benchmark, Document, Query
 from memsa.evaluation.lexical_system import exact_words_index
+from memsa.evaluation.rereading import BenchmarkRereader
 from memsa.evaluation.router_system import question_states, regroup, router_key_matrices, run_router
 from memsa.evaluation.runner import EvalSettings, NamedRouter, encode_benchmark, state_spec
 from memsa.evaluation.state_store import EncodedText, StateStore
@@ -67,7 +70,8 @@ def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
     tiny_llama: TinyModel, memory: tuple[Benchmark, Path], tmp_path: Path
 ) -> None:
     benchmark, data_dir = memory
-    settings = EngineSettings(data_dir=data_dir, model=str(tiny_llama.path), cache_dir=tmp_path / "models")
+    settings = EngineSettings(data_dir=data_dir, model=str(tiny_llama.path), cache_dir=tmp_path / "models",
+                              rerank=RerankConfig(enabled=False))
     bank_ids = {}
     with MemoryEngine.open(settings) as engine:
         for document in benchmark.documents:
@@ -76,6 +80,8 @@ def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
             bank_ids[remembered.doc_ids[0]] = document.doc_id
         from_engine = [engine.retrieve(query.question, top_k=5) for query in benchmark.queries]
         router: RouterProjectors = engine.router
+    with MemoryEngine.open(replace(settings, rerank=DEFAULT_RERANK)) as engine:
+        reread_by_engine = [engine.retrieve(query.question, top_k=5) for query in benchmark.queries]
 
     loaded = load_model(resolve_model(str(tiny_llama.path)), cache_dir=tmp_path / "models")
     named = [NamedRouter("memsa", router)]
@@ -88,6 +94,9 @@ def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
     with exact_words_index(benchmark.documents) as matches:
         hits = [lexical_ranking(matches, query.question) for query in benchmark.queries]
         runs = run_router(router, inputs, benchmark.queries, top_k=5, matches=matches)
+        rereader = BenchmarkRereader(benchmark.documents, loaded.tokenizer, router.spec.router_chunk_tokens,
+                                     MiniLMSentences(), DEFAULT_RERANK)
+        with_rereading = run_router(router, inputs, benchmark.queries, top_k=5, matches=matches, reread=rereader)
     assert any(hits), "no question shares a word with memory: the exact-words side is untested"
     for engine_routed, state, found in zip(from_engine, states, hits, strict=True):
         also = [hit.doc_id for hit in found]
@@ -110,6 +119,13 @@ def test_harness_ranking_equals_the_engine_retrieving_from_its_bank(
         assert run.abstained is not None and set(run.abstained) == {q.qid for q in benchmark.queries}
     _, again = encode_benchmark(loaded, spec, benchmark, eval_settings)
     assert again == 0  # everything came from the cache
+
+    # Re-read, the harness's "memsa" is the engine's ranking; the fused one is kept as "memsa fused".
+    assert [run.system for run in with_rereading][-2:] == ["memsa fused", "memsa"]
+    assert with_rereading[-2].rankings == product.rankings
+    for query, engine_reread in zip(benchmark.queries, reread_by_engine, strict=True):
+        assert with_rereading[-1].rankings[query.qid] == [bank_ids[doc.doc_id] for doc in engine_reread]
+    assert with_rereading[-1].abstained == product.abstained
 
 
 def test_product_row_abstains_as_the_engine_does(tiny_llama: TinyModel, data_dir: Path, tmp_path: Path) -> None:
