@@ -7,13 +7,14 @@ import logging
 import re
 import shlex
 import sys
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import torch
 
 from memsa.core.errors import InvalidInput
 from memsa.core.models import LoadedModel, load_model, resolve_model
+from memsa.core.rerank import DEFAULT_RERANK, RerankConfig
 from memsa.core.router import RouterProjectors, find_router, shipped_router_dir
 from memsa.core.settings import EngineSettings
 from memsa.evaluation.answers import AnswerSettings, evaluate_answers
@@ -58,6 +59,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="router file(s) to evaluate (repeat to compare; default: the model's router)")
     parser.add_argument("--top-k", type=int, default=16, help="documents every system returns")
     parser.add_argument("--no-dense", action="store_true", help="skip the MiniLM baseline and the fusion")
+    parser.add_argument("--rerank-chars", type=int, default=None, metavar="N",
+                        help=f"characters re-read per document (default {DEFAULT_RERANK.passage_chars})")
+    parser.add_argument("--rerank-prior", type=float, default=None, metavar="A",
+                        help=f"weight of log(1 + fused rank) in re-reading (default {DEFAULT_RERANK.rank_prior})")
     parser.add_argument("--answers", type=int, default=0, metavar="N",
                         help="also generate answers for N questions per benchmark (slow on CPU)")
     parser.add_argument("--answer-tokens", type=int, default=64, help="longest generated answer, in tokens")
@@ -70,6 +75,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-tokens", type=int, default=8192,
                         help="padded tokens per forward pass while encoding (raise it on a GPU)")
     parser.add_argument("--output", type=Path, default=Path("memsa-eval"), help="report folder")
+
+
+def rerank_config(configured: RerankConfig, args: argparse.Namespace) -> RerankConfig | None:
+    """The re-reading the harness applies: the engine's, with ``--rerank-chars``/``--rerank-prior`` if given;
+    None under ``--no-rerank``.
+
+    Raises:
+        InvalidInput: a value re-reading refuses.
+    """
+    if not configured.enabled:
+        return None
+    chars = configured.passage_chars if args.rerank_chars is None else args.rerank_chars
+    prior = configured.rank_prior if args.rerank_prior is None else args.rerank_prior
+    return replace(configured, passage_chars=chars, rank_prior=prior)
 
 
 def parse_size(text: str) -> int:
@@ -163,6 +182,7 @@ def benchmarks(args: argparse.Namespace, options: CheckedOptions, tokenizer: obj
 
 def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
     options = check_options(args)
+    rerank = rerank_config(settings.rerank, args)
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     spec = resolve_model(settings.model)
@@ -172,7 +192,7 @@ def run_eval(settings: EngineSettings, args: argparse.Namespace) -> int:
     eval_settings = EvalSettings(
         cache_dir=args.cache_dir or settings.cache_dir / "eval", device=settings.device, top_k=args.top_k,
         cache_layers=options.cache_layers, pool_tokens=args.pool_tokens, dense=not args.no_dense,
-        batch_tokens=args.batch_tokens, rerank=settings.rerank if settings.rerank.enabled else None,
+        batch_tokens=args.batch_tokens, rerank=rerank,
     )
     results: list[BenchmarkResult] = []
     if args.build_only:
@@ -212,6 +232,7 @@ def _context(settings: EngineSettings, loaded: LoadedModel, routers: list[NamedR
         "device": settings.device,
         "top_k": eval_settings.top_k,
         "torch_threads": torch.get_num_threads(),
+        "rerank": asdict(eval_settings.rerank) if eval_settings.rerank is not None else None,
         "routers": {
             named.name: {"fingerprint": named.router.fingerprint()[:12], "layers": list(named.router.spec.layers),
                          "router_chunk_tokens": named.router.spec.router_chunk_tokens,

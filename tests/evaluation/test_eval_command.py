@@ -57,6 +57,14 @@ def test_eval_writes_a_report_and_reuses_its_cache(tiny_llama: TinyModel, data_d
     assert sorted(path.name for path in (tmp_path / "sets").iterdir()) == ["haystack-1500.json.gz",
                                                                         "haystack-3000.json.gz"]
 
+    # Re-reading knobs: every first document re-read with no rank prior is still a reordering.
+    assert main([*args, "--rerank-chars", "100", "--rerank-prior", "0"]) == 0
+    knobs = json.loads((tmp_path / "report" / "report.json").read_text())["benchmarks"][0]["systems"]
+    assert knobs["memsa fused"]["rankings"] == fused
+    assert all(sorted(knobs["memsa"]["rankings"][q]) == sorted(fused[q]) for q in fused)
+    assert json.loads((tmp_path / "report" / "report.json").read_text())["rerank"] == {
+        "enabled": True, "candidates": 16, "passage_chars": 100, "rank_prior": 0.0, "min_words": 3}
+
     # Without re-reading, the fused ranking is "memsa".
     assert main([*args, "--no-rerank"]) == 0
     plain = json.loads((tmp_path / "report" / "report.json").read_text())["benchmarks"][0]["systems"]
@@ -75,6 +83,8 @@ def test_bad_options_are_clear_errors(tiny_llama: TinyModel, data_dir: Path,
     assert "threads must be at least 1" in capsys.readouterr().err
     assert main(["eval", "--answer-tokens", "0", *common]) == 2
     assert "--threads and --answer-tokens must be at least 1" in capsys.readouterr().err
+    assert main(["eval", "--sizes", "1500", "--rerank-prior", "-1", *common]) == 2
+    assert "rank_prior must not be negative" in capsys.readouterr().err
 
 
 def test_size_and_needle_parsing() -> None:
