@@ -326,7 +326,7 @@ def print_results(path: Path) -> None:
             print_row(row)
         if "winners" in part:
             print(f"winners: {part['winners']}" + (f", layers kept: {part['keep']}" if part.get("keep") else ""))
-    for name, title in (("harness", "memsa eval"), ("routing", "routing time")):
+    for name, title in (("harness", "memsa eval"), ("routing", "routing time"), ("re-reading", "re-reading")):
         if name in recorded:
             part = recorded[name]
             print(f"\n{title}: {part['command']}\n{part['note']}")
