@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from memsa.core.encoding import chunk_char_spans
+from memsa.core.encoding import chunk_char_spans, tokenize_document
 from memsa.core.rerank import RerankConfig, passage_text, rerank
 from memsa.core.routing import RoutedDocument
 from memsa.core.sentence_encoder import SentenceEncoder
@@ -39,11 +39,9 @@ class BenchmarkRereader:
 
     def chunk_spans(self, doc_id: int) -> np.ndarray:
         """``[C, 2]`` character span of each router chunk of a document (cached)."""
-        if doc_id not in self._spans:
-            encoded = self.tokenizer(self.documents[doc_id].text, add_special_tokens=False,  # type: ignore[operator]
-                                     return_offsets_mapping=True)
-            offsets = np.asarray(encoded["offset_mapping"], dtype=np.int64).reshape(-1, 2)
-            self._spans[doc_id] = chunk_char_spans(offsets, self.chunk_tokens)
+        if doc_id not in self._spans:  # as the engine's encoder tokenizes (no length limit here)
+            tokenized = tokenize_document(self.tokenizer, self.documents[doc_id].text, 1 << 20)
+            self._spans[doc_id] = chunk_char_spans(tokenized.char_spans, self.chunk_tokens)
         return self._spans[doc_id]
 
     def __call__(self, question: str, ranking: Sequence[RoutedDocument]) -> list[RoutedDocument]:
